@@ -1,0 +1,124 @@
+//! The `yici` command line: argument parsing, logging set-up, dispatch to one
+//! module per subcommand, and exit codes.
+
+mod check;
+mod demo;
+mod logging;
+mod output;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+pub use output::Output;
+
+/// Exit codes, documented in `yici --help` and README.
+pub mod exit {
+    /// Everything asked for was done.
+    pub const OK: i32 = 0;
+    /// A run failed (store unreachable, I/O error, …); details on stderr.
+    pub const FAILURE: i32 = 1;
+    /// The command line itself was wrong.
+    pub const USAGE: i32 = 2;
+    /// The configuration is invalid; every problem is listed with file, line and key.
+    pub const CONFIG: i32 = 3;
+}
+
+const AFTER_HELP: &str = "\
+Configuration root: a folder holding config/yici.toml, connectors/*.toml and
+mappings/*.toml (--config, env YICI_CONFIG_DIR, default: the current folder).
+Secrets are written as ${VAR} and come from the environment, VAR_FILE or a
+systemd credential named VAR, never from the files themselves.
+
+Exit codes:
+  0  success
+  1  a run failed (store unreachable, I/O error, …)
+  2  usage error
+  3  configuration invalid (each problem printed with file, line and key)
+
+Identity numbers and phones are masked in all output.";
+
+/// yici (一次): enter a resident's data once; every department system sees it.
+///
+/// Pulls resident records from civil affairs, health, human resources and
+/// governance systems, standardizes them, resolves who is who into a master
+/// index and pushes back what each system is missing.
+#[derive(Debug, Parser)]
+#[command(name = "yici", version, after_help = AFTER_HELP, max_term_width = 100)]
+pub struct Cli {
+    /// Configuration root (holds config/, connectors/, mappings/).
+    #[arg(
+        long = "config",
+        global = true,
+        env = "YICI_CONFIG_DIR",
+        default_value = ".",
+        value_name = "DIR"
+    )]
+    pub config_dir: PathBuf,
+
+    /// Machine-readable JSON on stdout instead of the human summary.
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    /// More log output (-v debug, -vv trace). Logs go to stderr.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "quiet")]
+    pub verbose: u8,
+
+    /// Only errors on stderr.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Validate all configuration; with --connect also reach every source.
+    Check(check::CheckArgs),
+    /// Write the synthetic sample district and run everything built so far on it.
+    Demo(demo::DemoArgs),
+}
+
+/// Parses the command line, runs it and returns the process exit code.
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                exit::USAGE
+            } else {
+                exit::OK
+            };
+        }
+    };
+    logging::init(cli.verbose, cli.quiet);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return exit::FAILURE;
+        }
+    };
+    let out = Output::new(cli.json);
+    let result = runtime.block_on(async {
+        match &cli.command {
+            Command::Check(args) => check::run(&cli, args, &out).await,
+            Command::Demo(args) => demo::run(&cli, args, &out).await,
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error}");
+            for cause in error.chain().skip(1) {
+                eprintln!("  caused by: {cause}");
+            }
+            exit::FAILURE
+        }
+    }
+}

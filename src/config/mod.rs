@@ -1,0 +1,190 @@
+//! Loading and validating the operator's files: `config/yici.toml`,
+//! `connectors/*.toml` and `mappings/*.toml` under one configuration root.
+//!
+//! Every problem is reported with file, line and key, and loading carries on
+//! past a bad file so that one `yici check` shows them all.
+
+pub mod connector;
+pub mod document;
+pub mod error;
+pub mod expand;
+pub mod mapping;
+pub mod schedule;
+pub mod settings;
+pub mod suggest;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+pub use connector::{Connector, ConnectorKind, Department, Location};
+pub use error::{ConfigError, ConfigErrors};
+pub use expand::{Environment, ProcessEnv, Secret};
+pub use mapping::Mapping;
+pub use settings::Settings;
+
+/// Path of the settings file below the configuration root.
+pub const SETTINGS_FILE: &str = "config/yici.toml";
+/// Folder of connector files below the configuration root.
+pub const CONNECTORS_DIR: &str = "connectors";
+/// Folder of mapping files below the configuration root.
+pub const MAPPINGS_DIR: &str = "mappings";
+
+/// The whole validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub root: PathBuf,
+    pub settings: Settings,
+    pub connectors: BTreeMap<String, Connector>,
+    pub mappings: BTreeMap<String, Mapping>,
+}
+
+impl Config {
+    /// Loads the tree under `root`, resolving `${VAR}` from the process
+    /// environment.
+    pub fn load(root: &Path) -> Result<Config, ConfigErrors> {
+        Self::load_with(root, &ProcessEnv)
+    }
+
+    /// Loads the tree under `root` with references resolved from `env`.
+    pub fn load_with(root: &Path, env: &impl Environment) -> Result<Config, ConfigErrors> {
+        let mut errors = ConfigErrors::default();
+        let settings_path = settings::under_root(root, SETTINGS_FILE);
+        let settings = match document::read(&settings_path) {
+            Ok(doc) => Settings::resolve(doc, root, env)
+                .map_err(|e| errors.extend(e))
+                .ok(),
+            Err(e) => {
+                errors.push(e);
+                None
+            }
+        };
+
+        let mut connectors = BTreeMap::new();
+        let connector_files = toml_files(root, CONNECTORS_DIR, &mut errors);
+        for (name, path) in connector_files.iter().cloned() {
+            match document::read(&path) {
+                Ok(doc) => match Connector::resolve(&name, doc, root, env) {
+                    Ok(c) => {
+                        connectors.insert(name, c);
+                    }
+                    Err(e) => errors.extend(e),
+                },
+                Err(e) => errors.push(e),
+            }
+        }
+        let mut mappings = BTreeMap::new();
+        let mapping_files = toml_files(root, MAPPINGS_DIR, &mut errors);
+        for (name, path) in mapping_files.iter().cloned() {
+            match document::read(&path) {
+                Ok(doc) => match Mapping::resolve(&name, doc) {
+                    Ok(m) => {
+                        mappings.insert(name, m);
+                    }
+                    Err(e) => errors.extend(e),
+                },
+                Err(e) => errors.push(e),
+            }
+        }
+        let files = Files {
+            connectors: connector_files.into_iter().map(|(name, _)| name).collect(),
+            mappings: mapping_files.into_iter().map(|(name, _)| name).collect(),
+        };
+        cross_check(root, &files, &connectors, &mappings, &mut errors);
+
+        match settings {
+            Some(settings) if errors.is_empty() => Ok(Config {
+                root: root.to_path_buf(),
+                settings,
+                connectors,
+                mappings,
+            }),
+            _ => Err(errors),
+        }
+    }
+}
+
+/// The `*.toml` files of one folder as (name, path), sorted by name.
+fn toml_files(root: &Path, folder: &str, errors: &mut ConfigErrors) -> Vec<(String, PathBuf)> {
+    let dir = settings::under_root(root, folder);
+    let entries = match std::fs::read_dir(&dir) {
+        Ok(entries) => entries,
+        Err(e) => {
+            errors.push(ConfigError::file(&dir, format!("cannot read folder: {e}")));
+            return Vec::new();
+        }
+    };
+    let mut files: Vec<(String, PathBuf)> = entries
+        .filter_map(Result::ok)
+        .map(|entry| dir.join(entry.file_name()))
+        .filter(|path| path.extension().is_some_and(|ext| ext == "toml"))
+        .filter_map(|path| {
+            let stem = path.file_stem()?.to_str()?.to_string();
+            Some((stem, path))
+        })
+        .collect();
+    files.sort();
+    files.retain(|(name, path)| {
+        let valid = !name.is_empty()
+            && name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+        if !valid {
+            errors.push(ConfigError::file(
+                path,
+                format!("`{name}` is not a valid name: use lower-case letters, digits and _"),
+            ));
+        }
+        valid
+    });
+    files
+}
+
+/// Names of the files found, whether or not they were valid, so that one bad
+/// file does not also make its partner look orphaned.
+struct Files {
+    connectors: Vec<String>,
+    mappings: Vec<String>,
+}
+
+/// Connectors and mappings must refer to each other by name.
+fn cross_check(
+    root: &Path,
+    files: &Files,
+    connectors: &BTreeMap<String, Connector>,
+    mappings: &BTreeMap<String, Mapping>,
+    errors: &mut ConfigErrors,
+) {
+    for connector in connectors.values() {
+        if !files.mappings.contains(&connector.mapping) {
+            let names = files.mappings.iter().map(String::as_str);
+            let hint = suggest::did_you_mean(&connector.mapping, names);
+            errors.push(ConfigError {
+                key: Some("mapping".into()),
+                ..ConfigError::file(
+                    &connector.file,
+                    format!(
+                        "no mapping file {}/{}.toml{hint}",
+                        settings::under_root(root, MAPPINGS_DIR).display(),
+                        connector.mapping
+                    ),
+                )
+            });
+        }
+    }
+    for mapping in mappings.values() {
+        let used = connectors.values().any(|c| c.mapping == mapping.name)
+            || (files.connectors.contains(&mapping.name)
+                && !connectors.contains_key(&mapping.name));
+        if !used {
+            errors.push(ConfigError::file(
+                &mapping.file,
+                format!(
+                    "no connector uses this mapping (expected {}/{}.toml or a connector with mapping = \"{}\")",
+                    settings::under_root(root, CONNECTORS_DIR).display(),
+                    mapping.name,
+                    mapping.name
+                ),
+            ));
+        }
+    }
+}

@@ -1,0 +1,86 @@
+//! Cron schedules, written the way operators know them.
+
+use std::str::FromStr;
+
+/// A parsed cron expression. Standard 5-field expressions
+/// (`min hour dom month dow`) are accepted as well as the 6- and 7-field forms
+/// with seconds (and years) that the `cron` crate reads natively.
+#[derive(Debug, Clone)]
+pub struct Schedule {
+    source: String,
+    parsed: cron::Schedule,
+}
+
+impl Schedule {
+    /// The expression as the operator wrote it.
+    pub fn as_str(&self) -> &str {
+        &self.source
+    }
+
+    /// The next time this schedule fires after `after`.
+    pub fn next_after(
+        &self,
+        after: &chrono::DateTime<chrono::Utc>,
+    ) -> Option<chrono::DateTime<chrono::Utc>> {
+        self.parsed.after(after).next()
+    }
+}
+
+impl FromStr for Schedule {
+    type Err = String;
+
+    fn from_str(expression: &str) -> Result<Self, Self::Err> {
+        let fields = expression.split_whitespace().count();
+        let normalized = match fields {
+            5 => format!("0 {expression}"),
+            6 | 7 => expression.to_string(),
+            n => {
+                return Err(format!(
+                    "`{expression}` has {n} fields; expected 5 (min hour day month weekday) or 6 (with seconds)"
+                ))
+            }
+        };
+        let parsed = cron::Schedule::from_str(&normalized)
+            .map_err(|e| format!("`{expression}` is not a valid cron expression: {e}"))?;
+        Ok(Schedule {
+            source: expression.to_string(),
+            parsed,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn five_and_six_fields() {
+        let at = chrono::Utc
+            .with_ymd_and_hms(2026, 11, 27, 12, 7, 0)
+            .unwrap();
+        let five: Schedule = "*/30 * * * *".parse().unwrap();
+        assert_eq!(
+            five.next_after(&at),
+            Some(
+                chrono::Utc
+                    .with_ymd_and_hms(2026, 11, 27, 12, 30, 0)
+                    .unwrap()
+            )
+        );
+        let six: Schedule = "0 0 2 * * *".parse().unwrap();
+        assert_eq!(
+            six.next_after(&at),
+            Some(chrono::Utc.with_ymd_and_hms(2026, 11, 28, 2, 0, 0).unwrap())
+        );
+    }
+
+    #[test]
+    fn rejects_garbage() {
+        assert!("every day"
+            .parse::<Schedule>()
+            .unwrap_err()
+            .contains("2 fields"));
+        assert!("61 * * * *".parse::<Schedule>().is_err());
+    }
+}

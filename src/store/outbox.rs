@@ -1,0 +1,219 @@
+//! The outbox: push-back deliveries written in the same store as the
+//! decisions behind them, then delivered (and retried) independently, each
+//! exactly once per idempotency key.
+
+use chrono::{DateTime, Utc};
+
+use super::{
+    json_text, now_text, timestamp, to_i64, Decode, PortableRow, Result, Store, StoreError,
+};
+
+text_enum! {
+    /// Where a delivery stands.
+    OutboxStatus {
+        /// Waiting for (another) attempt.
+        Pending => "pending",
+        /// Done.
+        Delivered => "delivered",
+        /// Failed too often; waits for an operator.
+        Parked => "parked",
+    }
+}
+
+/// A delivery to queue.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewOutbox {
+    /// The target system (connector name).
+    pub target: String,
+    /// The master whose data is pushed.
+    pub master_id: String,
+    /// The record's key in the target, when updating an existing one.
+    pub target_key: Option<String>,
+    /// `create`, `update`, `suggest`, … (the target's policy decides).
+    pub operation: String,
+    /// What to send.
+    pub payload: serde_json::Value,
+    /// Same key, same delivery: enqueuing it again is a no-op.
+    pub idempotency_key: String,
+}
+
+/// A stored delivery.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboxItem {
+    /// Row id.
+    pub id: i64,
+    /// The target system.
+    pub target: String,
+    /// The master whose data is pushed.
+    pub master_id: String,
+    /// The record's key in the target.
+    pub target_key: Option<String>,
+    /// What kind of write.
+    pub operation: String,
+    /// What to send.
+    pub payload: serde_json::Value,
+    /// Deduplication key.
+    pub idempotency_key: String,
+    /// Pending, delivered or parked.
+    pub status: OutboxStatus,
+    /// Failed attempts so far.
+    pub attempts: i64,
+    /// The latest failure.
+    pub last_error: Option<String>,
+    /// Not to be tried before this.
+    pub next_attempt_at: DateTime<Utc>,
+    /// When it was queued.
+    pub created_at: DateTime<Utc>,
+    /// When it was delivered.
+    pub delivered_at: Option<DateTime<Utc>>,
+}
+
+const OUTBOX_COLUMNS: &str = "id, target, master_id, target_key, operation, payload, \
+     idempotency_key, status, attempts, last_error, next_attempt_at, created_at, delivered_at";
+
+fn item_of<R: PortableRow>(row: &R, op: &'static str) -> Result<OutboxItem> {
+    let d = Decode::new(row, op);
+    Ok(OutboxItem {
+        id: d.int("id")?,
+        target: d.text("target")?,
+        master_id: d.text("master_id")?,
+        target_key: d.opt_text("target_key")?,
+        operation: d.text("operation")?,
+        payload: d.json("payload")?,
+        idempotency_key: d.text("idempotency_key")?,
+        status: d.parse("status")?,
+        attempts: d.int("attempts")?,
+        last_error: d.opt_text("last_error")?,
+        next_attempt_at: d.time("next_attempt_at")?,
+        created_at: d.time("created_at")?,
+        delivered_at: d.opt_time("delivered_at")?,
+    })
+}
+
+impl Store {
+    /// Queues a delivery, due now; returns `false` if one with the same
+    /// idempotency key already exists (whatever its status).
+    pub async fn enqueue_outbox(&self, item: &NewOutbox) -> Result<bool> {
+        const OP: &str = "enqueue_outbox";
+        let now = now_text();
+        let payload = json_text(&item.payload);
+        let added = on_pool!(self, pool => {
+            sqlx::query(
+                "INSERT INTO outbox (target, master_id, target_key, operation, payload, \
+                     idempotency_key, status, attempts, next_attempt_at, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, 'pending', 0, $7, $7) \
+                 ON CONFLICT (idempotency_key) DO NOTHING",
+            )
+            .bind(&item.target)
+            .bind(&item.master_id)
+            .bind(item.target_key.as_deref())
+            .bind(&item.operation)
+            .bind(&payload)
+            .bind(&item.idempotency_key)
+            .bind(&now)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected())
+        })
+        .map_err(StoreError::query(OP))?;
+        Ok(added == 1)
+    }
+
+    /// Pending deliveries due at `now`, earliest first.
+    pub async fn due_outbox(&self, limit: u64, now: DateTime<Utc>) -> Result<Vec<OutboxItem>> {
+        const OP: &str = "due_outbox";
+        let limit = to_i64(OP, limit)?;
+        let sql = format!(
+            "SELECT {OUTBOX_COLUMNS} FROM outbox \
+             WHERE status = 'pending' AND next_attempt_at <= $1 \
+             ORDER BY next_attempt_at, id LIMIT $2"
+        );
+        let now = timestamp(now);
+        on_pool!(self, pool => {
+            sqlx::query(&sql)
+                .bind(&now)
+                .bind(limit)
+                .fetch_all(pool)
+                .await
+                .map_err(StoreError::query(OP))?
+                .iter()
+                .map(|row| item_of(row, OP))
+                .collect()
+        })
+    }
+
+    /// One delivery by id.
+    pub async fn outbox_item(&self, id: i64) -> Result<Option<OutboxItem>> {
+        const OP: &str = "outbox_item";
+        let sql = format!("SELECT {OUTBOX_COLUMNS} FROM outbox WHERE id = $1");
+        on_pool!(self, pool => {
+            sqlx::query(&sql)
+                .bind(id)
+                .fetch_optional(pool)
+                .await
+                .map_err(StoreError::query(OP))?
+                .map(|row| item_of(&row, OP))
+                .transpose()
+        })
+    }
+
+    /// Records a successful delivery of a pending item.
+    pub async fn mark_delivered(&self, id: i64) -> Result<()> {
+        const OP: &str = "mark_delivered";
+        let now = now_text();
+        let done = on_pool!(self, pool => {
+            sqlx::query(
+                "UPDATE outbox SET status = 'delivered', delivered_at = $2, last_error = NULL \
+                 WHERE id = $1 AND status = 'pending'",
+            )
+            .bind(id)
+            .bind(&now)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected())
+        })
+        .map_err(StoreError::query(OP))?;
+        if done == 0 {
+            return Err(StoreError::NotFound {
+                op: OP,
+                what: format!("pending outbox item {id}"),
+            });
+        }
+        Ok(())
+    }
+
+    /// Records a failed attempt: counts it, keeps the error, and either
+    /// schedules the next attempt or, once `park_after_attempts` attempts
+    /// have failed, parks the item for an operator. Returns the new status.
+    pub async fn mark_failed(
+        &self,
+        id: i64,
+        error: &str,
+        next_attempt_at: DateTime<Utc>,
+        park_after_attempts: u32,
+    ) -> Result<OutboxStatus> {
+        const OP: &str = "mark_failed";
+        let next = timestamp(next_attempt_at);
+        let status: Option<String> = on_pool!(self, pool => {
+            sqlx::query_scalar(
+                "UPDATE outbox SET attempts = attempts + 1, last_error = $2, next_attempt_at = $3, \
+                     status = CASE WHEN attempts + 1 >= $4 THEN 'parked' ELSE status END \
+                 WHERE id = $1 AND status = 'pending' RETURNING status",
+            )
+            .bind(id)
+            .bind(error)
+            .bind(&next)
+            .bind(i64::from(park_after_attempts))
+            .fetch_optional(pool)
+            .await
+        })
+        .map_err(StoreError::query(OP))?;
+        let status = status.ok_or_else(|| StoreError::NotFound {
+            op: OP,
+            what: format!("pending outbox item {id}"),
+        })?;
+        status
+            .parse()
+            .map_err(|detail| StoreError::Corrupt { op: OP, detail })
+    }
+}

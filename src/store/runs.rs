@@ -1,0 +1,188 @@
+//! Runs: one row per job invocation, so operators can see what happened and a
+//! killed run is recognisable afterwards.
+
+use chrono::{DateTime, Utc};
+
+use super::{json_text, now_text, to_i64, Decode, PortableRow, Result, Store, StoreError};
+
+/// Identifier of a run; staged rows, links and events point at it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RunId(pub i64);
+
+impl std::fmt::Display for RunId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+text_enum! {
+    /// Where a run stands.
+    RunStatus {
+        /// Started and not finished (or its process died: see
+        /// [`Store::mark_interrupted_runs`]).
+        Running => "running",
+        /// Finished without error.
+        Succeeded => "succeeded",
+        /// Finished with an error.
+        Failed => "failed",
+        /// Found still `running` after its process went away.
+        Interrupted => "interrupted",
+    }
+}
+
+/// How a run ended, given to [`Store::finish_run`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunOutcome {
+    /// Final status.
+    pub status: RunStatus,
+    /// Free-form counters (pulled, staged, quarantined, linked, …).
+    pub counts: serde_json::Value,
+    /// The error that ended a failed run.
+    pub error: Option<String>,
+}
+
+/// One recorded run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Run {
+    /// Its id.
+    pub id: RunId,
+    /// The job name (`sync`, `sync:civil_affairs`, `push`, …).
+    pub job: String,
+    /// When it began.
+    pub started_at: DateTime<Utc>,
+    /// When it ended, if it did.
+    pub finished_at: Option<DateTime<Utc>>,
+    /// Where it stands.
+    pub status: RunStatus,
+    /// Counters recorded at the end.
+    pub counts: serde_json::Value,
+    /// The error of a failed run.
+    pub error: Option<String>,
+}
+
+const RUN_COLUMNS: &str = "id, job, started_at, finished_at, status, counts, error";
+
+fn run_of<R: PortableRow>(row: &R, op: &'static str) -> Result<Run> {
+    let d = Decode::new(row, op);
+    Ok(Run {
+        id: RunId(d.int("id")?),
+        job: d.text("job")?,
+        started_at: d.time("started_at")?,
+        finished_at: d.opt_time("finished_at")?,
+        status: d.parse("status")?,
+        counts: d.json("counts")?,
+        error: d.opt_text("error")?,
+    })
+}
+
+impl Store {
+    /// Records the start of a run of `job` and returns its id.
+    pub async fn begin_run(&self, job: &str) -> Result<RunId> {
+        const OP: &str = "begin_run";
+        let now = now_text();
+        let id: i64 = on_pool!(self, pool => {
+            sqlx::query_scalar(
+                "INSERT INTO runs (job, started_at, status, counts) \
+                 VALUES ($1, $2, 'running', '{}') RETURNING id",
+            )
+            .bind(job)
+            .bind(&now)
+            .fetch_one(pool)
+            .await
+        })
+        .map_err(StoreError::query(OP))?;
+        Ok(RunId(id))
+    }
+
+    /// Records how a run ended.
+    pub async fn finish_run(&self, id: RunId, outcome: RunOutcome) -> Result<()> {
+        const OP: &str = "finish_run";
+        let now = now_text();
+        let counts = json_text(&outcome.counts);
+        let done = on_pool!(self, pool => {
+            sqlx::query(
+                "UPDATE runs SET finished_at = $2, status = $3, counts = $4, error = $5 \
+                 WHERE id = $1",
+            )
+            .bind(id.0)
+            .bind(&now)
+            .bind(outcome.status.as_str())
+            .bind(&counts)
+            .bind(outcome.error.as_deref())
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected())
+        })
+        .map_err(StoreError::query(OP))?;
+        if done == 0 {
+            return Err(StoreError::NotFound {
+                op: OP,
+                what: format!("run {id}"),
+            });
+        }
+        Ok(())
+    }
+
+    /// The latest `limit` runs, newest first.
+    pub async fn recent_runs(&self, limit: u64) -> Result<Vec<Run>> {
+        const OP: &str = "recent_runs";
+        let limit = to_i64(OP, limit)?;
+        let sql = format!("SELECT {RUN_COLUMNS} FROM runs ORDER BY id DESC LIMIT $1");
+        on_pool!(self, pool => {
+            sqlx::query(&sql)
+                .bind(limit)
+                .fetch_all(pool)
+                .await
+                .map_err(StoreError::query(OP))?
+                .iter()
+                .map(|row| run_of(row, OP))
+                .collect()
+        })
+    }
+
+    /// One run by id.
+    pub async fn run(&self, id: RunId) -> Result<Option<Run>> {
+        const OP: &str = "run";
+        let sql = format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = $1");
+        on_pool!(self, pool => {
+            sqlx::query(&sql)
+                .bind(id.0)
+                .fetch_optional(pool)
+                .await
+                .map_err(StoreError::query(OP))?
+                .map(|row| run_of(&row, OP))
+                .transpose()
+        })
+    }
+
+    /// Marks runs of `job` still `running` as `interrupted` and returns how
+    /// many. Their process was killed; the work they committed stands (it
+    /// is batched), the rest is redone by the next run.
+    ///
+    /// Call it while holding `job`'s lock (see [`Store::try_acquire_lock`]):
+    /// with several processes sharing one PostgreSQL store, a `running` row
+    /// is only known to be dead when no live process can own it. That is why
+    /// [`Store::open`] does not do this itself. `None` marks every job's
+    /// running runs, for single-process use (e.g. the embedded SQLite store).
+    pub async fn mark_interrupted_runs(&self, job: Option<&str>) -> Result<u64> {
+        const OP: &str = "mark_interrupted_runs";
+        let now = now_text();
+        let marked = on_pool!(self, pool => {
+            sqlx::query(
+                "UPDATE runs SET status = 'interrupted', finished_at = $1, \
+                     error = COALESCE(error, 'process ended before the run finished') \
+                 WHERE status = 'running' AND ($2 IS NULL OR job = $2)",
+            )
+            .bind(&now)
+            .bind(job)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected())
+        })
+        .map_err(StoreError::query(OP))?;
+        if marked > 0 {
+            tracing::warn!(marked, job, "marked runs left running as interrupted");
+        }
+        Ok(marked)
+    }
+}
