@@ -7,6 +7,8 @@
 
 pub mod cli;
 pub mod config;
+pub mod connector;
 pub mod demo;
+pub mod mapping;
 pub mod model;
 pub mod store;

@@ -229,6 +229,8 @@ pub struct HttpSection {
     pub rate_limit_per_sec: Option<f64>,
     /// Query parameter for incremental pulls.
     pub updated_since_param: Option<String>,
+    /// Record field whose greatest value becomes the next `updated_since`.
+    pub cursor_field: Option<String>,
 }
 
 fn default_timeout() -> u64 {
@@ -284,7 +286,20 @@ pub enum Location {
         max_retries: u32,
         rate_limit_per_sec: Option<f64>,
         updated_since_param: Option<String>,
+        cursor_field: Option<String>,
+        pagination: PaginationSpec,
     },
+}
+
+/// Pagination parameters of an HTTP source, checked for its style.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaginationSpec {
+    pub page_param: Option<String>,
+    pub size_param: Option<String>,
+    pub offset_param: Option<String>,
+    pub cursor_param: Option<String>,
+    pub next_cursor: Option<String>,
+    pub first_page: usize,
 }
 
 /// A validated connector.
@@ -560,6 +575,12 @@ fn http_location<E: Environment>(c: &mut Checker<'_, E>, s: &HttpSection) -> Loc
             ));
         }
     }
+    if s.updated_since_param.is_some() != s.cursor_field.is_some() {
+        c.errors.push(c.locator.error(
+            "http.updated_since_param",
+            "incremental pulls need both `updated_since_param` and `cursor_field`",
+        ));
+    }
     if p.size == 0 {
         c.errors.push(
             c.locator
@@ -594,6 +615,15 @@ fn http_location<E: Environment>(c: &mut Checker<'_, E>, s: &HttpSection) -> Loc
         max_retries: s.max_retries,
         rate_limit_per_sec: s.rate_limit_per_sec,
         updated_since_param: s.updated_since_param.clone(),
+        cursor_field: s.cursor_field.clone(),
+        pagination: PaginationSpec {
+            page_param: p.page_param.clone(),
+            size_param: p.size_param.clone(),
+            offset_param: p.offset_param.clone(),
+            cursor_param: p.cursor_param.clone(),
+            next_cursor: p.next_cursor.clone(),
+            first_page: p.first_page,
+        },
     }
 }
 
