@@ -10,5 +10,7 @@ pub mod config;
 pub mod connector;
 pub mod demo;
 pub mod mapping;
+
 pub mod model;
 pub mod store;
+pub mod sync;

@@ -63,18 +63,25 @@ backend_cases!(
     locks_acquire_contend_expire_release,
     summary_counts,
     concurrent_writers_all_commit,
+    repeated_keys_within_a_batch,
+    batches_span_statement_chunks,
 );
 
 const SRC: &str = "civil_affairs";
+
+/// A JSON document as the text the store takes (callers serialize).
+fn json(value: &serde_json::Value) -> String {
+    value.to_string()
+}
 
 /// A good record whose hash follows its canonical content.
 fn rec(key: &str, canonical: serde_json::Value) -> StageInput {
     StageInput {
         source_key: key.to_owned(),
-        raw: json!({ "编号": key, "data": canonical.clone() }),
+        raw: json(&json!({ "编号": key, "data": canonical })),
         content_hash: content_hash_json(&canonical),
-        canonical,
-        problems: json!([]),
+        canonical: json(&canonical),
+        problems: json(&json!([])),
         source_updated_at: Some("2024-05-01 08:00:00".to_owned()),
     }
 }
@@ -82,7 +89,7 @@ fn rec(key: &str, canonical: serde_json::Value) -> StageInput {
 fn bad(key: &str, reason: &str) -> QuarantineInput {
     QuarantineInput {
         source_key: key.to_owned(),
-        raw: json!({ "编号": key, "身份证号": "not a number" }),
+        raw: json(&json!({ "编号": key, "身份证号": "not a number" })),
         reasons: vec![reason.to_owned()],
     }
 }
@@ -171,7 +178,7 @@ async fn staging_detects_new_changed_unchanged(store: Store, _url: String) {
     assert_eq!(changed.content_hash, batch2[1].content_hash);
     assert_eq!((changed.first_seen_run, changed.last_seen_run), (r1, r2));
     assert_eq!(changed.status, RecordStatus::Active);
-    assert_eq!(changed.raw, batch2[1].raw);
+    assert_eq!(json(&changed.raw), batch2[1].raw);
     assert_eq!(
         changed.source_updated_at.as_deref(),
         Some("2024-05-01 08:00:00")
@@ -190,7 +197,7 @@ async fn staging_detects_new_changed_unchanged(store: Store, _url: String) {
     // Only the hash decides: same hash, different raw is still unchanged.
     let r3 = store.begin_run("sync").await.unwrap();
     let mut same = batch2[0].clone();
-    same.raw = json!({"编号": "A1", "extra": "whitespace only"});
+    same.raw = json(&json!({"编号": "A1", "extra": "whitespace only"}));
     assert_eq!(
         store.stage_batch(SRC, r3, &[same], None).await.unwrap(),
         counts(0, 0, 1)
@@ -948,6 +955,182 @@ async fn concurrent_writers_all_commit(store: Store, _url: String) {
         winners += usize::from(racer.await.unwrap());
     }
     assert_eq!(winners, 1);
+}
+
+/// Repeated keys in one call: counted and stored as if each copy were
+/// staged one after the other (the batch statements write each key once).
+async fn repeated_keys_within_a_batch(store: Store, _url: String) {
+    let r1 = store.begin_run("sync").await.unwrap();
+    let first = rec("D1", json!({"v": 1}));
+    let mut same_other_raw = first.clone();
+    same_other_raw.raw = json(&json!({"编号": "D1", "copy": 2}));
+    let batch = vec![
+        first.clone(),
+        rec("D2", json!({"v": 1})),
+        same_other_raw,             // unchanged against `first`
+        rec("D1", json!({"v": 2})), // changed
+        rec("D3", json!({"v": 1})),
+        rec("D1", json!({"v": 3})), // changed again: this one stays
+        rec("D2", json!({"v": 1})), // unchanged
+    ];
+    assert_eq!(
+        store.stage_batch(SRC, r1, &batch, None).await.unwrap(),
+        counts(3, 2, 2)
+    );
+    let d1 = store.staged_record(SRC, "D1").await.unwrap().unwrap();
+    assert_eq!(d1.canonical, json!({"v": 3}));
+    assert_eq!((d1.first_seen_run, d1.last_seen_run), (r1, r1));
+    let d2 = store.staged_record(SRC, "D2").await.unwrap().unwrap();
+    let d3 = store.staged_record(SRC, "D3").await.unwrap().unwrap();
+    assert!(
+        d1.id < d2.id && d2.id < d3.id,
+        "ids follow first appearance"
+    );
+
+    // The stored raw is the last copy that was written, not a later
+    // unchanged copy (only the hash decides).
+    let r2 = store.begin_run("sync").await.unwrap();
+    let mut later = rec("D2", json!({"v": 1}));
+    later.raw = json(&json!({"编号": "D2", "later": true}));
+    assert_eq!(
+        store
+            .stage_batch(
+                SRC,
+                r2,
+                &[
+                    rec("D2", json!({"v": 9})),
+                    rec("D2", json!({"v": 1})),
+                    later
+                ],
+                None
+            )
+            .await
+            .unwrap(),
+        counts(0, 2, 1)
+    );
+    let d2 = store.staged_record(SRC, "D2").await.unwrap().unwrap();
+    assert_eq!(d2.canonical, json!({"v": 1}));
+    assert_eq!(d2.raw, json!({"编号": "D2", "data": {"v": 1}}));
+    assert_eq!(d2.last_seen_run, r2);
+
+    // A gone record repeated: reactivated (changed) once, then unchanged.
+    assert_eq!(store.mark_gone(SRC, r2, r2).await.unwrap(), 2);
+    let r3 = store.begin_run("sync").await.unwrap();
+    let d3_again = rec("D3", json!({"v": 1}));
+    assert_eq!(
+        store
+            .stage_batch(SRC, r3, &[d3_again.clone(), d3_again], None)
+            .await
+            .unwrap(),
+        counts(0, 1, 1)
+    );
+    let d3 = store.staged_record(SRC, "D3").await.unwrap().unwrap();
+    assert_eq!((d3.status, d3.gone_run), (RecordStatus::Active, None));
+
+    // Repeated bad copies: each counted, the last one kept.
+    let got = store
+        .quarantine_batch(
+            SRC,
+            r3,
+            &[
+                bad("Q1", "缺少姓名"),
+                bad("Q2", "x"),
+                bad("Q1", "出生日期无效"),
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!(got.quarantined, 3);
+    let q1 = store.quarantine_record(SRC, "Q1").await.unwrap().unwrap();
+    assert_eq!(q1.reasons, vec!["出生日期无效".to_owned()]);
+    assert_eq!(store.list_quarantine(Some(SRC), 10).await.unwrap().len(), 2);
+
+    // Bad and good in one call: the good copy wins and releases it once,
+    // however often it repeats.
+    let got = store
+        .stage_and_quarantine(
+            SRC,
+            r3,
+            &[
+                rec("Q1", json!({"v": 1})),
+                rec("Q1", json!({"v": 1})),
+                rec("Q2", json!({"v": 1})),
+            ],
+            &[bad("Q2", "again")],
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        got,
+        StageCounts {
+            new: 2,
+            changed: 0,
+            unchanged: 1,
+            quarantined: 1,
+            released: 2
+        }
+    );
+    assert!(store
+        .list_quarantine(Some(SRC), 10)
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+/// Batches larger than one statement (SQLite inserts 1,024 rows and looks
+/// up 8,192 keys per statement; PostgreSQL sends 8,192 per array), with a
+/// repeated key across chunk boundaries.
+async fn batches_span_statement_chunks(store: Store, _url: String) {
+    const N: usize = 9_000;
+    let r1 = store.begin_run("sync").await.unwrap();
+    let mut batch: Vec<StageInput> = (0..N)
+        .map(|i| rec(&format!("C{i:05}"), json!({ "n": i })))
+        .collect();
+    batch.push(rec("C00001", json!({"n": "late"})));
+    assert_eq!(
+        store
+            .stage_batch(SRC, r1, &batch, Some("c1"))
+            .await
+            .unwrap(),
+        counts(9_000, 1, 0)
+    );
+    let late = store.staged_record(SRC, "C00001").await.unwrap().unwrap();
+    assert_eq!(late.canonical, json!({"n": "late"}));
+    let last = store.staged_record(SRC, "C08999").await.unwrap().unwrap();
+    assert!(late.id < last.id, "row ids follow the batch");
+
+    let r2 = store.begin_run("sync").await.unwrap();
+    batch.pop();
+    for i in (0..N).step_by(10) {
+        batch[i] = rec(&format!("C{i:05}"), json!({ "n": i, "changed": true }));
+    }
+    let quarantined: Vec<QuarantineInput> = (0..N)
+        .step_by(3)
+        .map(|i| bad(&format!("C{i:05}"), "x"))
+        .collect();
+    let got = store
+        .stage_and_quarantine(SRC, r2, &batch, &quarantined, Some("c2"))
+        .await
+        .unwrap();
+    assert_eq!(
+        got,
+        StageCounts {
+            new: 0,
+            changed: 901, // every tenth, and C00001 back from "late"
+            unchanged: 8_099,
+            quarantined: 3_000,
+            released: 3_000,
+        }
+    );
+    assert_eq!(store.mark_gone(SRC, r2, r2).await.unwrap(), 0);
+    assert_eq!(store.count_staged(SRC).await.unwrap().active, 9_000);
+    assert!(store
+        .list_quarantine(Some(SRC), 10)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(store.cursor(SRC).await.unwrap().as_deref(), Some("c2"));
 }
 
 // ---- tests that are not per backend ----------------------------------------

@@ -7,13 +7,15 @@ use anyhow::Result;
 use serde::Serialize;
 
 use super::{exit, Cli, Output};
-use crate::config::{Config, ConfigError, Connector, Location};
+use crate::config::{Config, ConfigError, Connector};
+use crate::connector::{open_source, PullRequest};
+use crate::mapping::compile_all;
 use crate::store::Store;
 
 #[derive(Debug, clap::Args)]
 pub struct CheckArgs {
-    /// Also open each source and the store (reads nothing, writes nothing but
-    /// the store's schema on first use).
+    /// Also open the store and every enabled source, reading one batch from
+    /// each (nothing is staged; the store's schema is created on first use).
     #[arg(long)]
     pub connect: bool,
 }
@@ -24,6 +26,8 @@ struct CheckReport {
     root: String,
     connectors: Vec<String>,
     mappings: Vec<String>,
+    /// Mapping examples run and passed.
+    examples: usize,
     errors: Vec<ConfigError>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     connections: Vec<Probe>,
@@ -42,18 +46,29 @@ pub async fn run(cli: &Cli, args: &CheckArgs, out: &Output) -> Result<i32> {
     let config = match Config::load(&cli.config_dir) {
         Ok(config) => config,
         Err(errors) => {
-            let report = CheckReport {
-                ok: false,
-                root,
-                connectors: vec![],
-                mappings: vec![],
-                errors: errors.0.clone(),
-                connections: vec![],
-            };
-            out.emit(&report, || format!("{errors}\n"));
-            return Ok(exit::CONFIG);
+            return Ok(invalid(out, root, errors.0));
         }
     };
+    let standardizers = match compile_all(&config.mappings) {
+        Ok(s) => s,
+        Err(errors) => return Ok(invalid(out, root, errors)),
+    };
+    let mut failures = Vec::new();
+    let mut examples = 0;
+    for mapping in config.mappings.values() {
+        if let Some(standardizer) = standardizers.get(&mapping.name) {
+            examples += mapping.examples.len();
+            failures.extend(
+                standardizer
+                    .run_examples(mapping)
+                    .iter()
+                    .map(|f| f.to_config_error(&mapping.file)),
+            );
+        }
+    }
+    if !failures.is_empty() {
+        return Ok(invalid(out, root, failures));
+    }
     let mut connections = Vec::new();
     if args.connect {
         connections.push(probe_store(&config).await);
@@ -67,6 +82,7 @@ pub async fn run(cli: &Cli, args: &CheckArgs, out: &Output) -> Result<i32> {
         root,
         connectors: config.connectors.keys().cloned().collect(),
         mappings: config.mappings.keys().cloned().collect(),
+        examples,
         errors: vec![],
         connections,
     };
@@ -74,11 +90,28 @@ pub async fn run(cli: &Cli, args: &CheckArgs, out: &Output) -> Result<i32> {
     Ok(if ok { exit::OK } else { exit::FAILURE })
 }
 
+/// Prints every configuration problem and returns the exit code for them.
+fn invalid(out: &Output, root: String, errors: Vec<ConfigError>) -> i32 {
+    let errors = crate::config::ConfigErrors(errors);
+    let report = CheckReport {
+        ok: false,
+        root,
+        connectors: vec![],
+        mappings: vec![],
+        examples: 0,
+        errors: errors.0.clone(),
+        connections: vec![],
+    };
+    out.emit(&report, || format!("{errors}\n"));
+    exit::CONFIG
+}
+
 fn human(config: &Config, report: &CheckReport) -> String {
     let mut text = format!(
-        "Configuration OK: {} connectors, {} mappings ({})\n",
+        "Configuration OK: {} connectors, {} mappings, {} mapping examples pass ({})\n",
         config.connectors.len(),
         config.mappings.len(),
+        report.examples,
         report.root
     );
     for c in config.connectors.values() {
@@ -126,109 +159,34 @@ async fn probe_store(config: &Config) -> Probe {
     }
 }
 
+/// Opens the source and reads its first batch; nothing is staged.
 async fn probe_connector(connector: &Connector) -> Probe {
-    let result = match &connector.location {
-        Location::Csv { path, .. } | Location::Excel { path, .. } => {
-            match std::fs::metadata(path) {
-                Ok(meta) if meta.is_dir() => Ok(format!("folder {} readable", path.display())),
-                Ok(_) => std::fs::File::open(path)
-                    .map(|_| format!("file {} readable", path.display()))
-                    .map_err(|e| format!("cannot open {}: {e}", path.display())),
-                Err(e) => Err(format!("{}: {e}", path.display())),
-            }
-        }
-        Location::Sql { url, table, .. } => probe_sql(url.expose(), table.as_deref()).await,
-        Location::Http { url, .. } => probe_tcp(url).await,
+    let request = PullRequest {
+        cursor: None,
+        full: true,
     };
-    let (ok, detail) = match result {
-        Ok(d) => (true, d),
-        Err(d) => (false, d),
+    let timeout = Duration::from_secs(60);
+    let read = async {
+        let mut source = open_source(connector, request).await?;
+        let batch = source.next_batch().await?;
+        Ok::<_, crate::connector::ConnectorError>(
+            batch.map_or((0, 0), |b| (b.records.len(), b.problems.len())),
+        )
+    };
+    let (ok, detail) = match tokio::time::timeout(timeout, read).await {
+        Ok(Ok((records, problems))) => (
+            true,
+            format!("read {records} records and {problems} unreadable rows from the first batch"),
+        ),
+        Ok(Err(e)) => (false, format!("{} error: {e}", e.class())),
+        Err(_) => (
+            false,
+            format!("no first batch within {}s", timeout.as_secs()),
+        ),
     };
     Probe {
         name: connector.name.clone(),
         ok,
         detail,
-    }
-}
-
-async fn probe_sql(url: &str, table: Option<&str>) -> Result<String, String> {
-    use sqlx::Connection;
-    let shown = crate::store::redact_url(url);
-    let probe = table.map(|t| format!("SELECT 1 FROM {} LIMIT 1", quote_identifier(url, t)));
-    let timeout = Duration::from_secs(10);
-    let fail = |e: &dyn std::fmt::Display| format!("{shown}: {e}");
-    let outcome = tokio::time::timeout(timeout, async {
-        if url.starts_with("sqlite:") {
-            let options: sqlx::sqlite::SqliteConnectOptions = url.parse().map_err(|e| fail(&e))?;
-            let mut conn = sqlx::SqliteConnection::connect_with(&options.read_only(true))
-                .await
-                .map_err(|e| fail(&e))?;
-            if let Some(q) = &probe {
-                sqlx::query(q)
-                    .fetch_optional(&mut conn)
-                    .await
-                    .map_err(|e| fail(&e))?;
-            }
-        } else if url.starts_with("mysql:") || url.starts_with("mariadb:") {
-            let url = url.replacen("mariadb:", "mysql:", 1);
-            let mut conn = sqlx::MySqlConnection::connect(&url)
-                .await
-                .map_err(|e| fail(&e))?;
-            if let Some(q) = &probe {
-                sqlx::query(q)
-                    .fetch_optional(&mut conn)
-                    .await
-                    .map_err(|e| fail(&e))?;
-            }
-        } else {
-            let mut conn = sqlx::PgConnection::connect(url)
-                .await
-                .map_err(|e| fail(&e))?;
-            if let Some(q) = &probe {
-                sqlx::query(q)
-                    .fetch_optional(&mut conn)
-                    .await
-                    .map_err(|e| fail(&e))?;
-            }
-        }
-        Ok::<_, String>(format!("{shown} reachable"))
-    })
-    .await;
-    outcome.unwrap_or_else(|_| Err(format!("{shown}: no answer within {}s", timeout.as_secs())))
-}
-
-/// Quotes a validated identifier for the dialect of `url`.
-fn quote_identifier(url: &str, name: &str) -> String {
-    let q = if url.starts_with("mysql:") || url.starts_with("mariadb:") {
-        '`'
-    } else {
-        '"'
-    };
-    name.split('.')
-        .map(|part| format!("{q}{part}{q}"))
-        .collect::<Vec<_>>()
-        .join(".")
-}
-
-async fn probe_tcp(url: &str) -> Result<String, String> {
-    let without_scheme = url.split_once("://").map_or(url, |(_, rest)| rest);
-    let authority = without_scheme.split('/').next().unwrap_or_default();
-    let authority = authority.rsplit('@').next().unwrap_or(authority);
-    let address = if authority.contains(':') {
-        authority.to_string()
-    } else if url.starts_with("https") {
-        format!("{authority}:443")
-    } else {
-        format!("{authority}:80")
-    };
-    match tokio::time::timeout(
-        Duration::from_secs(5),
-        tokio::net::TcpStream::connect(&address),
-    )
-    .await
-    {
-        Ok(Ok(_)) => Ok(format!("{address} accepts connections")),
-        Ok(Err(e)) => Err(format!("{address}: {e}")),
-        Err(_) => Err(format!("{address}: no answer within 5s")),
     }
 }

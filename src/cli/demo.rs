@@ -7,10 +7,13 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use serde::Serialize;
 
-use super::{exit, Cli, Output};
-use crate::config::Config;
+use super::{exit, pull, Cli, Output};
+use crate::config::connector::HttpAuth;
+use crate::config::{Config, Connector, Department as ConnectorDepartment, Location, Secret};
+use crate::demo::hr_gateway::{self, GatewayAuth, GatewayHandle};
 use crate::demo::{DemoOptions, DemoSummary, Department};
-use crate::store::{redact_url, RunOutcome, RunStatus, Store};
+use crate::store::{redact_url, StoreSummary};
+use crate::sync::pull::{PullOptions, PullReport};
 
 #[derive(Debug, clap::Args)]
 pub struct DemoArgs {
@@ -26,57 +29,98 @@ pub struct DemoArgs {
 struct DemoReport {
     sample: DemoSummary,
     store: String,
-    run_id: i64,
+    pull_run_id: i64,
+    pulls: Vec<PullReport>,
+    staged: StoreSummary,
     seconds: f64,
 }
 
 pub async fn run(cli: &Cli, args: &DemoArgs, out: &Output) -> Result<i32> {
     let started = Instant::now();
-    let config = match Config::load(&cli.config_dir) {
-        Ok(config) => config,
-        Err(errors) => {
-            eprintln!("{errors}");
-            return Ok(exit::CONFIG);
-        }
+    let Some((config, standardizers)) = pull::load(cli)? else {
+        return Ok(exit::CONFIG);
     };
     let settings = &config.settings;
     let options = DemoOptions {
         persons: args.persons.unwrap_or(settings.demo_persons),
         seed: args.seed.unwrap_or(settings.demo_seed),
     };
-    let store = Store::open(&settings.store_url)
-        .await
-        .with_context(|| format!("opening the store {}", redact_url(&settings.store_url)))?;
-    let run_id = store.begin_run("demo").await?;
     tracing::info!(persons = options.persons, seed = options.seed, dir = %settings.demo_dir.display(), "Writing the sample district.");
-    let written = crate::demo::write_sample_district(&settings.demo_dir, &options).await;
-    let outcome = match &written {
-        Ok(summary) => RunOutcome {
-            status: RunStatus::Succeeded,
-            counts: serde_json::json!({
-                "persons": summary.persons,
-                "households": summary.households,
-                "records": summary.sources.iter().map(|s| (s.department.as_str(), s.records)).collect::<std::collections::BTreeMap<_, _>>(),
-            }),
-            error: None,
-        },
-        Err(e) => RunOutcome {
-            status: RunStatus::Failed,
-            counts: serde_json::Value::Null,
-            error: Some(e.to_string()),
-        },
-    };
-    store.finish_run(run_id, outcome).await?;
+    let sample = crate::demo::write_sample_district(&settings.demo_dir, &options)
+        .await
+        .context("writing the sample district")?;
+
+    // The sample's HR system is a REST API: serve its pages on a free
+    // loopback port for the length of the demo, and point the connector there.
+    let mut connectors: Vec<Connector> = config
+        .connectors
+        .values()
+        .filter(|c| c.enabled)
+        .cloned()
+        .collect();
+    let mut gateways: Vec<GatewayHandle> = Vec::new();
+    for connector in connectors.iter_mut() {
+        if connector.department == ConnectorDepartment::Hr {
+            if let Some(gateway) = serve_sample_api(connector, &settings.demo_dir).await? {
+                gateways.push(gateway);
+            }
+        }
+    }
+
+    let store = pull::open_store(&config).await?;
+    let selected: Vec<&Connector> = connectors.iter().collect();
+    let (run_id, pulls) = pull::pull_all(
+        &store,
+        &selected,
+        &standardizers,
+        PullOptions::default(),
+        cli,
+        out,
+    )
+    .await?;
+    for gateway in gateways {
+        gateway.stop().await.context("stopping the sample HR API")?;
+    }
+    let staged = store.summary().await?;
     store.close().await;
-    let sample = written.context("writing the sample district")?;
+
+    let failed = pulls.iter().any(|p| p.error.is_some());
     let report = DemoReport {
         sample,
         store: redact_url(&settings.store_url),
-        run_id: run_id.0,
+        pull_run_id: run_id.0,
+        pulls,
+        staged,
         seconds: started.elapsed().as_secs_f64(),
     };
     out.emit(&report, || human(&config, &report));
-    Ok(exit::OK)
+    Ok(if failed { exit::PARTIAL } else { exit::OK })
+}
+
+/// Starts the sample district's HR gateway for an HTTP connector, with the
+/// connector's own key and secret, and rewrites the connector's URL to it.
+async fn serve_sample_api(
+    connector: &mut Connector,
+    sample_dir: &Path,
+) -> Result<Option<GatewayHandle>> {
+    let Location::Http { url, auth, .. } = &mut connector.location else {
+        return Ok(None);
+    };
+    let gateway_auth = match auth {
+        HttpAuth::HmacSha256 { app_key, secret } => GatewayAuth::HmacSha256 {
+            app_key: app_key.clone(),
+            secret: Secret::new(secret.expose().to_string()),
+        },
+        _ => GatewayAuth::None,
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .context("binding a loopback port for the sample HR API")?;
+    let gateway = hr_gateway::serve(listener, &sample_dir.join("hr/pages"), gateway_auth)
+        .await
+        .context("starting the sample HR API")?;
+    *url = gateway.url();
+    Ok(Some(gateway))
 }
 
 fn human(config: &Config, report: &DemoReport) -> String {
@@ -88,8 +132,13 @@ fn human(config: &Config, report: &DemoReport) -> String {
             .to_string()
     };
     let mut text = format!(
-        "Sample district 样例辖区: {} persons in {} households (seed {}), {} migrants, {} twin pairs\n",
-        s.persons, s.households, s.seed, s.population.migrants, s.population.twin_pairs
+        "Sample district 样例辖区: {} persons in {} households (seed {}), {} migrants, {} twin pairs → {}\n",
+        s.persons,
+        s.households,
+        s.seed,
+        s.population.migrants,
+        s.population.twin_pairs,
+        shown(&s.dir)
     );
     for source in &s.sources {
         let files = match (source.department, source.files.as_slice()) {
@@ -110,20 +159,14 @@ fn human(config: &Config, report: &DemoReport) -> String {
             files
         ));
     }
-    let total: usize = s.sources.iter().map(|x| x.records).sum();
+    text.push_str(&format!("\nPulled into {}:\n", report.store));
+    text.push_str(&pull::render(&report.pulls));
+    let staged: u64 = report.pulls.iter().map(PullReport::staged).sum();
+    let quarantined: u64 = report.pulls.iter().map(|p| p.quarantined).sum();
+    let pulled: u64 = report.pulls.iter().map(|p| p.pulled).sum();
     text.push_str(&format!(
-        "  ground truth {:>17} rows  {}\n",
-        total,
-        shown(&s.truth)
-    ));
-    text.push_str(&format!(
-        "Configuration: {} connectors, {} mappings, valid\n",
-        config.connectors.len(),
-        config.mappings.len()
-    ));
-    text.push_str(&format!(
-        "Store: {} (run {} recorded)\nDone in {:.1}s. Next: `yici check --connect` reaches every source.\n",
-        report.store, report.run_id, report.seconds
+        "\n{pulled} records pulled = {staged} staged + {quarantined} quarantined (`yici quarantine` lists why).\nDone in {:.1}s.\n",
+        report.seconds
     ));
     text
 }

@@ -5,6 +5,9 @@ mod check;
 mod demo;
 mod logging;
 mod output;
+mod pull;
+mod quarantine;
+mod restage;
 
 use std::path::PathBuf;
 
@@ -22,6 +25,8 @@ pub mod exit {
     pub const USAGE: i32 = 2;
     /// The configuration is invalid; every problem is listed with file, line and key.
     pub const CONFIG: i32 = 3;
+    /// Some sources failed while the others completed (see the per-source report).
+    pub const PARTIAL: i32 = 4;
 }
 
 const AFTER_HELP: &str = "\
@@ -35,6 +40,7 @@ Exit codes:
   1  a run failed (store unreachable, I/O error, …)
   2  usage error
   3  configuration invalid (each problem printed with file, line and key)
+  4  partial: some sources failed, the others completed
 
 Identity numbers and phones are masked in all output.";
 
@@ -76,6 +82,12 @@ pub struct Cli {
 pub enum Command {
     /// Validate all configuration; with --connect also reach every source.
     Check(check::CheckArgs),
+    /// Fetch, standardize and stage records from department systems.
+    Pull(pull::PullArgs),
+    /// List records that could not be used, with the reasons (numbers masked).
+    Quarantine(quarantine::QuarantineArgs),
+    /// Re-standardize stored records after a mapping change, without pulling.
+    Restage(restage::RestageArgs),
     /// Write the synthetic sample district and run everything built so far on it.
     Demo(demo::DemoArgs),
 }
@@ -108,6 +120,9 @@ pub fn main() -> i32 {
     let result = runtime.block_on(async {
         match &cli.command {
             Command::Check(args) => check::run(&cli, args, &out).await,
+            Command::Pull(args) => pull::run(&cli, args, &out).await,
+            Command::Quarantine(args) => quarantine::run(&cli, args, &out).await,
+            Command::Restage(args) => restage::run(&cli, args, &out).await,
             Command::Demo(args) => demo::run(&cli, args, &out).await,
         }
     });

@@ -49,7 +49,7 @@ impl fmt::Display for Origin {
             parts.push(format!("row {row}"));
         }
         if parts.is_empty() {
-            f.write_str("(unknown position)")
+            f.write_str("stored payload")
         } else {
             f.write_str(&parts.join(", "))
         }

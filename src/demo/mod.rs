@@ -18,6 +18,7 @@ mod civil_affairs;
 mod governance;
 mod health;
 mod hr;
+pub mod hr_gateway;
 mod names;
 mod noise;
 mod people;

@@ -74,6 +74,41 @@ pub fn mask_name(s: &str) -> String {
     }
 }
 
+/// Masks every run of 7 or more digits (an identity number may end in `X`)
+/// inside free text such as a quarantine reason or a raw value shown to an
+/// operator: 18-character runs as identity numbers, 11-digit runs as mobiles,
+/// anything else by the generic rule.
+pub fn mask_digits_in_text(text: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i < chars.len() {
+        if !chars[i].is_ascii_digit() {
+            out.push(chars[i]);
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < chars.len() && chars[i].is_ascii_digit() {
+            i += 1;
+        }
+        if i < chars.len() && matches!(chars[i], 'X' | 'x') && i - start == 17 {
+            i += 1;
+        }
+        let run = &chars[start..i];
+        if run.len() < 7 {
+            out.extend(run);
+        } else if run.len() == 18 {
+            out.push_str(&mask_chars(run, 6, 4));
+        } else if run.len() == 11 {
+            out.push_str(&mask_chars(run, 3, 4));
+        } else {
+            out.push_str(&mask_generic(run));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -121,5 +156,16 @@ mod tests {
             let _ = mask_phone(&s);
             let _ = mask_name(&s);
         }
+    }
+
+    #[test]
+    fn digits_in_text_are_masked() {
+        assert_eq!(
+            mask_digits_in_text("id 33021119850101123X, tel 13812345678; room 502"),
+            "id 330211********123X, tel 138****5678; room 502"
+        );
+        assert_eq!(mask_digits_in_text("abc"), "abc");
+        assert_eq!(mask_digits_in_text("1234567"), "12****7");
+        assert_eq!(mask_digits_in_text("张三"), "张三");
     }
 }

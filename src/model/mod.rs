@@ -24,7 +24,7 @@ pub use ethnicity::{Ethnicity, EthnicityError};
 pub use id_number::{
     check_digit, DocumentType, IdDocument, IdNumberProblem, InvalidIdNumber, ValidIdNumber,
 };
-pub use mask::{mask_id_number, mask_name, mask_phone};
+pub use mask::{mask_digits_in_text, mask_id_number, mask_name, mask_phone};
 pub use name::{NameProblem, PersonName};
 pub use phone::{parse_phones, parse_phones_with_area, Phone};
 pub use record::{FieldProblem, ResidentRecord};

@@ -77,6 +77,7 @@ mod locks;
 mod master_index;
 mod migrate;
 mod outbox;
+mod payloads;
 mod review;
 mod runs;
 mod staging;
@@ -87,6 +88,7 @@ pub use hash::{content_hash, content_hash_json};
 pub use master_index::{DecidedBy, Event, Link, Master, MasterStatus, NewEvent};
 pub use migrate::ColumnInfo;
 pub use outbox::{NewOutbox, OutboxItem, OutboxStatus};
+pub use payloads::{Payload, PayloadSet};
 pub use review::{
     MatchRule, MatchRuleKind, NewMatchRule, NewReview, RecordRef, Review, ReviewDecision,
     ReviewStatus,

@@ -1,1 +1,2 @@
+pub mod mariadb;
 pub mod postgres;

@@ -1,0 +1,126 @@
+//! Turning raw rows into what the store stages: standardized on every core,
+//! serialized, hashed; unusable rows become quarantine entries with their
+//! position, never dropped.
+
+use sha2::{Digest, Sha256};
+
+use crate::connector::{Batch, Origin, RowProblem};
+use crate::mapping::{Outcome, Standardizer};
+use crate::store::{QuarantineInput, StageInput};
+
+/// A batch made ready for the store.
+pub struct Prepared {
+    pub staged: Vec<StageInput>,
+    pub quarantined: Vec<QuarantineInput>,
+    pub cursor: Option<String>,
+    /// Rows read (records and unreadable rows).
+    pub rows: u64,
+}
+
+/// Standardizes a batch on every core and serializes what the store needs.
+pub fn prepare(batch: Batch, standardizer: &Standardizer) -> Prepared {
+    let rows = (batch.records.len() + batch.problems.len()) as u64;
+    let threads = std::thread::available_parallelism().map_or(1, usize::from);
+    let chunk = batch.records.len().div_ceil(threads).max(256);
+    let mut staged = Vec::with_capacity(batch.records.len());
+    let mut quarantined = Vec::new();
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = batch
+            .records
+            .chunks(chunk)
+            .map(|records| {
+                scope.spawn(move || {
+                    let mut staged = Vec::with_capacity(records.len());
+                    let mut quarantined = Vec::new();
+                    for record in records {
+                        match standardize_one(standardizer, &record.fields, &record.origin) {
+                            Ok(input) => staged.push(input),
+                            Err(q) => quarantined.push(q),
+                        }
+                    }
+                    (staged, quarantined)
+                })
+            })
+            .collect();
+        for worker in workers {
+            match worker.join() {
+                Ok((s, q)) => {
+                    staged.extend(s);
+                    quarantined.extend(q);
+                }
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        }
+    });
+    quarantined.extend(batch.problems.iter().map(|p| unreadable(standardizer, p)));
+    Prepared {
+        staged,
+        quarantined,
+        cursor: batch.cursor,
+        rows,
+    }
+}
+
+fn standardize_one(
+    standardizer: &Standardizer,
+    fields: &serde_json::Map<String, serde_json::Value>,
+    origin: &Origin,
+) -> Result<StageInput, QuarantineInput> {
+    let raw = serde_json::to_string(fields).unwrap_or_else(|_| "{}".to_string());
+    match standardizer.standardize(fields) {
+        Outcome::Staged(s) => {
+            let canonical = serde_json::to_string(&s.record).unwrap_or_else(|_| "{}".to_string());
+            let problems: Vec<String> = s.problems.iter().map(ToString::to_string).collect();
+            let problems = serde_json::to_string(&problems).unwrap_or_else(|_| "[]".to_string());
+            let content_hash = content_hash(&raw, &canonical);
+            Ok(StageInput {
+                source_key: s.source_key,
+                raw,
+                canonical,
+                problems,
+                content_hash,
+                source_updated_at: s.source_updated_at,
+            })
+        }
+        Outcome::Quarantined {
+            source_key,
+            reasons,
+        } => Err(QuarantineInput {
+            source_key: source_key.unwrap_or_else(|| position_key(origin)),
+            raw,
+            reasons: reasons
+                .into_iter()
+                .map(|r| format!("{origin}: {r}"))
+                .collect(),
+        }),
+    }
+}
+
+/// A row the connector could not read: quarantined under its key when the
+/// key columns were readable, else under its position.
+fn unreadable(standardizer: &Standardizer, problem: &RowProblem) -> QuarantineInput {
+    let key = match standardizer.standardize(&problem.fields) {
+        Outcome::Staged(s) => Some(s.source_key),
+        Outcome::Quarantined { source_key, .. } => source_key,
+    };
+    QuarantineInput {
+        source_key: key.unwrap_or_else(|| position_key(&problem.origin)),
+        raw: serde_json::to_string(&problem.fields).unwrap_or_else(|_| "{}".to_string()),
+        reasons: vec![format!("{}: {}", problem.origin, problem.reason)],
+    }
+}
+
+/// A stable stand-in key for a row without a readable key: its position.
+fn position_key(origin: &Origin) -> String {
+    format!("@{origin}")
+}
+
+/// Detects change in what was pulled *or* in how it standardizes (after a
+/// mapping fix), so either one re-stages the record.
+fn content_hash(raw: &str, canonical: &str) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(raw.as_bytes());
+    hasher.update([0u8]);
+    hasher.update(canonical.as_bytes());
+    format!("{:x}", hasher.finalize())
+}
