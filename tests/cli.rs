@@ -1,65 +1,15 @@
 //! The `yici` binary as an operator runs it: against the shipped example
 //! configuration, against broken copies of it, and on the sample district.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
+use std::process::Output;
 
-/// A fresh configuration root holding a copy of the shipped example.
-struct Workspace {
-    dir: tempfile::TempDir,
-}
+mod support;
 
-impl Workspace {
-    fn with_shipped_config() -> Workspace {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
-        for folder in ["config", "connectors", "mappings"] {
-            let to = dir.path().join(folder);
-            std::fs::create_dir_all(&to).unwrap();
-            for entry in std::fs::read_dir(repo.join(folder)).unwrap() {
-                let entry = entry.unwrap();
-                std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
-            }
-        }
-        Workspace { dir }
-    }
-
-    fn path(&self, relative: &str) -> PathBuf {
-        self.dir.path().join(relative)
-    }
-
-    /// Replaces `from` by `to` in one file, failing loudly if `from` is absent
-    /// (so a test cannot silently stop testing anything).
-    fn edit(&self, relative: &str, from: &str, to: &str) {
-        let path = self.path(relative);
-        let text = std::fs::read_to_string(&path).unwrap();
-        assert!(text.contains(from), "{relative} does not contain {from:?}");
-        std::fs::write(&path, text.replacen(from, to, 1)).unwrap();
-    }
-
-    fn yici(&self, args: &[&str]) -> Output {
-        yici_in(self.dir.path(), args)
-    }
-}
+use support::workspace::{stderr, stdout, yici_command, Workspace};
 
 fn yici_in(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_yici"))
-        .current_dir(dir)
-        .args(args)
-        .env_remove("YICI_CONFIG_DIR")
-        .env_remove("YICI_STORE_URL")
-        .env_remove("YICI_SAMPLE_DIR")
-        .env_remove("YICI_LOG")
-        .output()
-        .expect("run yici")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
+    yici_command(dir, args).output().expect("run yici")
 }
 
 fn line_of(path: &Path, needle: &str) -> usize {
@@ -187,9 +137,8 @@ fn secrets_come_from_the_environment_and_never_print() {
         "${YICI_HR_APP_SECRET:-sample-district-gateway}",
         "${YICI_HR_APP_SECRET}",
     );
-    let o = Command::new(env!("CARGO_BIN_EXE_yici"))
-        .current_dir(ws.dir.path())
-        .args(["check", "-vv"])
+    let o = ws
+        .command(&["check", "-vv"])
         .env("YICI_HR_APP_SECRET", "very-secret-value")
         .output()
         .unwrap();
@@ -301,9 +250,9 @@ fn demo_writes_the_four_sources_identically_for_a_seed() {
             .count();
         assert_eq!(n as u64, source["records"].as_u64().unwrap(), "{name}");
     }
-    // The run is recorded in the embedded store.
+    // The pull is recorded as a run in the embedded store.
     assert!(a.path("var/yici.db").exists());
-    assert_eq!(report["run_id"], 1);
+    assert_eq!(report["pull_run_id"], 1);
 }
 
 #[test]
@@ -318,8 +267,8 @@ fn demo_prints_a_short_summary_without_personal_data() {
         "卫健 health",
         "人社 hr",
         "综治 governance",
-        "ground truth",
-        "run 1 recorded",
+        "Pulled into sqlite://var/yici.db",
+        "staged",
     ] {
         assert!(text.contains(needle), "summary lacks {needle:?}:\n{text}");
     }

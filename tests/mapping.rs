@@ -675,3 +675,58 @@ fn throughput() {
         per_second(cpu),
     );
 }
+
+/// The model normalizers alone on the same rows: the floor under
+/// standardization, to tell mapping overhead from normalizer cost.
+#[test]
+#[ignore]
+fn normalizer_floor() {
+    use yici::model::{parse_phones, Address, Ethnicity, PartialDate, PersonName, Sex};
+    let (_dir, rows) = health_rows(20_000);
+    let text =
+        |r: &Map<String, Value>, c: &str| r.get(c).and_then(Value::as_str).unwrap_or("").to_owned();
+    let cols: Vec<[String; 9]> = rows
+        .iter()
+        .map(|r| {
+            [
+                "ZJHM", "XM", "XB", "CSRQ", "MZ", "LXDH", "HJDZ", "XZZ", "JDRQ",
+            ]
+            .map(|c| text(r, c))
+        })
+        .collect();
+    let time = |what: &str, f: &dyn Fn(&[String; 9])| {
+        let start = thread_cpu_ns().unwrap_or(0);
+        for _ in 0..10 {
+            for c in &cols {
+                f(c);
+            }
+        }
+        let ns =
+            thread_cpu_ns().unwrap_or(0).saturating_sub(start) as f64 / (10 * cols.len()) as f64;
+        println!("{what:>10}: {ns:6.0} ns/row");
+        ns
+    };
+    let mut total = 0.0;
+    total += time("id", &|c| {
+        drop(std::hint::black_box(IdDocument::parse(Some("01"), &c[0])))
+    });
+    total += time("name", &|c| {
+        drop(std::hint::black_box(PersonName::parse(&c[1])))
+    });
+    total += time("sex", &|c| drop(std::hint::black_box(Sex::parse(&c[2]))));
+    total += time("dates", &|c| {
+        drop(std::hint::black_box(PartialDate::parse(&c[3])));
+        drop(std::hint::black_box(PartialDate::parse(&c[8])));
+    });
+    total += time("ethnicity", &|c| {
+        drop(std::hint::black_box(Ethnicity::parse(&c[4])))
+    });
+    total += time("phones", &|c| {
+        drop(std::hint::black_box(parse_phones(&c[5])))
+    });
+    total += time("addresses", &|c| {
+        drop(std::hint::black_box(Address::parse(&c[6])));
+        drop(std::hint::black_box(Address::parse(&c[7])));
+    });
+    println!("     total: {total:6.0} ns/row = {:.0} rows/s", 1e9 / total);
+}

@@ -137,7 +137,7 @@ fn one() -> usize {
 #[serde(rename_all = "kebab-case")]
 pub enum TextEncoding {
     Auto,
-    #[serde(alias = "utf8")]
+    #[serde(rename = "utf-8", alias = "utf8")]
     Utf8,
     Gb18030,
     Gbk,

@@ -13,7 +13,7 @@ use tokio::sync::mpsc;
 
 use super::standardize::{prepare, Prepared};
 use crate::config::{Connector, Department};
-use crate::connector::{self, Batch, ConnectorError, PullMode, PullRequest};
+use crate::connector::{self, Batch, ConnectorError, PullMode, PullRequest, Source};
 use crate::mapping::Standardizer;
 use crate::store::{RunId, StageCounts, Store, StoreError};
 
@@ -42,10 +42,10 @@ pub struct PullReport {
 }
 
 impl PullReport {
-    fn new(connector: &Connector) -> Self {
+    fn new(source: &str, department: Department) -> Self {
         PullReport {
-            source: connector.name.clone(),
-            department: connector.department,
+            source: source.to_string(),
+            department,
             mode: None,
             pulled: 0,
             new: 0,
@@ -120,24 +120,73 @@ pub async fn pull_source(
     progress: &(dyn Fn(u64) + Sync),
 ) -> PullReport {
     let started = Instant::now();
-    let mut report = PullReport::new(connector);
-    let result = pull_into(
+    let mut report = PullReport::new(&connector.name, connector.department);
+    let opened = async {
+        let cursor = store
+            .cursor(&connector.name)
+            .await
+            .map_err(|e| PullFailure::from(&e))?;
+        let request = PullRequest {
+            cursor,
+            full: options.full,
+        };
+        connector::open_source(connector, request)
+            .await
+            .map_err(|e| PullFailure::from(&e))
+    };
+    let result = match opened.await {
+        Ok(source) => {
+            stage_from(
+                store,
+                run_id,
+                &connector.name,
+                source,
+                standardizer,
+                progress,
+                &mut report,
+            )
+            .await
+        }
+        Err(failure) => Err(failure),
+    };
+    finish(&mut report, result, started);
+    report
+}
+
+/// Stages everything `source` delivers as `source_name`; the part of a pull
+/// after the connector is open (tests drive it with sources of their own).
+pub async fn pull_from(
+    store: &Store,
+    run_id: RunId,
+    source_name: &str,
+    department: Department,
+    source: Box<dyn Source>,
+    standardizer: Arc<Standardizer>,
+) -> PullReport {
+    let started = Instant::now();
+    let mut report = PullReport::new(source_name, department);
+    let result = stage_from(
         store,
         run_id,
-        connector,
+        source_name,
+        source,
         standardizer,
-        options,
-        progress,
+        &|_| {},
         &mut report,
     )
     .await;
+    finish(&mut report, result, started);
+    report
+}
+
+fn finish(report: &mut PullReport, result: Result<(), PullFailure>, started: Instant) {
     if let Err(failure) = result {
-        tracing::warn!(source = %connector.name, class = failure.class, error = %failure.message, "Pull stopped.");
+        tracing::warn!(source = %report.source, class = failure.class, error = %failure.message, "Pull stopped.");
         report.error = Some(failure);
     }
     report.seconds = started.elapsed().as_secs_f64();
     tracing::info!(
-        source = %connector.name,
+        source = %report.source,
         pulled = report.pulled,
         new = report.new,
         changed = report.changed,
@@ -147,30 +196,17 @@ pub async fn pull_source(
         seconds = report.seconds,
         "Pulled source."
     );
-    report
 }
 
-async fn pull_into(
+async fn stage_from(
     store: &Store,
     run_id: RunId,
-    connector: &Connector,
+    name: &str,
+    mut source: Box<dyn Source>,
     standardizer: Arc<Standardizer>,
-    options: PullOptions,
     progress: &(dyn Fn(u64) + Sync),
     report: &mut PullReport,
 ) -> Result<(), PullFailure> {
-    let name = connector.name.as_str();
-    let cursor = store
-        .cursor(name)
-        .await
-        .map_err(|e| PullFailure::from(&e))?;
-    let request = PullRequest {
-        cursor,
-        full: options.full,
-    };
-    let mut source = connector::open_source(connector, request)
-        .await
-        .map_err(|e| PullFailure::from(&e))?;
     let mode = source.mode();
     report.mode = Some(mode);
 

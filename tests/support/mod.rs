@@ -1,2 +1,3 @@
 pub mod mariadb;
 pub mod postgres;
+pub mod workspace;
