@@ -256,7 +256,7 @@ struct Pulled {
 impl Pulled {
     /// The last cursor any batch carried (what the caller would have committed).
     fn cursor(&self) -> Option<String> {
-        self.batches.iter().filter_map(|b| b.cursor.clone()).last()
+        self.batches.iter().rev().find_map(|b| b.cursor.clone())
     }
 
     fn rows(&self) -> impl Iterator<Item = &serde_json::Map<String, Value>> {
@@ -1032,73 +1032,5 @@ async fn read_throughput() {
                 count as f64 / secs
             );
         }
-    }
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore]
-async fn tmp_raw_baseline() {
-    let rows: Vec<Vec<Val>> = sample_rows();
-    let only = std::env::var("ONLY").unwrap_or_default();
-    let mut dbs = vec![];
-    if only.is_empty() || only == "sqlite" {
-        dbs.push(Db::sqlite().await);
-    }
-    if only.is_empty() || only == "pg" {
-        dbs.extend(Db::postgres().await);
-    }
-    if only.is_empty() || only == "my" {
-        dbs.extend(Db::mariadb().await);
-    }
-    for mut db in dbs {
-        create_rkxx(&mut db, "rkxx").await;
-        let mut all = Vec::with_capacity(200_000);
-        for i in 0..200_000i64 {
-            let mut r = rows[i as usize % rows.len()].clone();
-            r[0] = Val::Int(i + 1);
-            all.push(r);
-        }
-        for chunk in all.chunks(20_000) {
-            db.exec("BEGIN").await;
-            db.insert("rkxx", &RKXX, chunk).await;
-            db.exec("COMMIT").await;
-        }
-        let start = std::time::Instant::now();
-        let n = match &mut db.admin {
-            Admin::Pg(c) => sqlx::query("SELECT * FROM rkxx ORDER BY rkid")
-                .fetch_all(c)
-                .await
-                .unwrap()
-                .len(),
-            Admin::My(c) => sqlx::query("SELECT * FROM rkxx ORDER BY rkid")
-                .fetch_all(c)
-                .await
-                .unwrap()
-                .len(),
-            Admin::Lite(c) => sqlx::query("SELECT * FROM rkxx ORDER BY rkid")
-                .fetch_all(c)
-                .await
-                .unwrap()
-                .len(),
-        };
-        eprintln!(
-            "{:?} raw fetch_all: {n} in {:?}",
-            db.backend,
-            start.elapsed()
-        );
-        let connector = db.connector(&format!("{RKXX_SECTION}batch_size = 5000"));
-        let start = std::time::Instant::now();
-        let mut source = open_source(&connector, PullRequest::default())
-            .await
-            .unwrap();
-        let mut count = 0usize;
-        while let Some(b) = source.next_batch().await.unwrap() {
-            count += b.records.len();
-        }
-        eprintln!(
-            "{:?} connector: {count} in {:?}",
-            db.backend,
-            start.elapsed()
-        );
     }
 }

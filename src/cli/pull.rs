@@ -53,9 +53,13 @@ pub async fn run(cli: &Cli, args: &PullArgs, out: &Output) -> Result<i32> {
     Ok(if failed { exit::PARTIAL } else { exit::OK })
 }
 
+/// A compiled standardizer per mapping name, shared with the threads that
+/// standardize batches.
+pub type Standardizers = BTreeMap<String, Arc<Standardizer>>;
+
 /// The configuration and a compiled standardizer per mapping, or `None`
 /// after printing every configuration error.
-pub fn load(cli: &Cli) -> Result<Option<(Config, BTreeMap<String, Arc<Standardizer>>)>> {
+pub fn load(cli: &Cli) -> Result<Option<(Config, Standardizers)>> {
     let config = match Config::load(&cli.config_dir) {
         Ok(config) => config,
         Err(errors) => {
@@ -108,7 +112,7 @@ pub fn select<'c>(config: &'c Config, names: &[String]) -> Result<Vec<&'c Connec
 pub async fn pull_all(
     store: &Store,
     connectors: &[&Connector],
-    standardizers: &BTreeMap<String, Arc<Standardizer>>,
+    standardizers: &Standardizers,
     options: PullOptions,
     cli: &Cli,
     out: &Output,

@@ -896,7 +896,10 @@ impl Store {
                     .await
                     .map_err(q(OP))?;
             }
+            let tc = std::time::Instant::now();
             tx.commit().await.map_err(q(OP))?;
+            static C: std::sync::Mutex<f64> = std::sync::Mutex::new(0.0);
+            if let Ok(mut c) = C.lock() { *c += tc.elapsed().as_secs_f64(); eprintln!("commit {:.3}", *c); }
             counts
         });
         tracing::debug!(source, run = %run_id, ?counts, "staged batch");
