@@ -282,3 +282,19 @@ fn demo_prints_a_short_summary_without_personal_data() {
         .unwrap_or(0);
     assert!(digits_run < 15, "a long digit run in output:\n{all}");
 }
+
+#[test]
+fn check_runs_mapping_examples_and_shows_the_difference() {
+    let ws = Workspace::with_shipped_config();
+    ws.edit(
+        "mappings/hr.toml",
+        "expect = { id_number = \"11010519491231002X\", name = \"王芳\"",
+        "expect = { id_number = \"11010519491231002X\", name = \"王芬\"",
+    );
+    let o = ws.yici(&["check"]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    let text = stdout(&o);
+    assert!(text.contains("mappings/hr.toml"), "{text}");
+    assert!(text.contains("examples[0]"), "{text}");
+    assert!(text.contains("expected \"王芬\", got \"王芳\""), "{text}");
+}

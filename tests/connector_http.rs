@@ -824,26 +824,32 @@ async fn throughput_against_the_sample_gateway() {
     for work in [false, true] {
         for size in [500, 1000, 5000] {
             for prefetch in [true, false] {
-                let text = shipped.replace("size = 500", &format!("size = {size}"));
-                let c = connector_from(&text, &[("YICI_HR_API_URL", &gateway.url())]);
-                let mut source = HttpSource::open(&c, PullRequest::default())
-                    .unwrap()
-                    .with_prefetch(prefetch);
-                let started = Instant::now();
-                let (mut n, mut bytes) = (0, 0);
-                while let Some(b) = source.next_batch().await.unwrap() {
-                    n += b.records.len();
-                    if work {
-                        for r in &b.records {
-                            bytes += serde_json::to_string(&r.fields).unwrap().len();
+                // Best of three: other work on the machine only slows runs down.
+                let (mut best, mut cpu) = (f64::MAX, f64::MAX);
+                for _ in 0..3 {
+                    let text = shipped.replace("size = 500", &format!("size = {size}"));
+                    let c = connector_from(&text, &[("YICI_HR_API_URL", &gateway.url())]);
+                    let mut source = HttpSource::open(&c, PullRequest::default())
+                        .unwrap()
+                        .with_prefetch(prefetch);
+                    let (started, cpu_started) = (Instant::now(), process_cpu_secs());
+                    let mut n = 0;
+                    while let Some(b) = source.next_batch().await.unwrap() {
+                        n += b.records.len();
+                        if work {
+                            for r in &b.records {
+                                std::hint::black_box(serde_json::to_string(&r.fields).unwrap());
+                            }
                         }
                     }
+                    assert_eq!(n, hr_records);
+                    best = best.min(started.elapsed().as_secs_f64());
+                    cpu = cpu.min(process_cpu_secs() - cpu_started);
                 }
-                let secs = started.elapsed().as_secs_f64();
-                assert_eq!(n, hr_records);
                 println!(
-                    "work {work:>5}, page size {size:>5}, prefetch {prefetch:>5}: {n} records in {secs:.3} s = {:.0} records/s ({bytes} bytes)",
-                    n as f64 / secs
+                    "work {work:>5}, page size {size:>5}, prefetch {prefetch:>5}: {:.0} records/s wall, {:.2} µs CPU per record (client + gateway)",
+                    hr_records as f64 / best,
+                    cpu * 1e6 / hr_records as f64
                 );
             }
         }
@@ -883,4 +889,19 @@ fn zz_parse_only() {
             n as f64 / 2.0 / st.as_secs_f64()
         );
     }
+}
+
+/// User + system CPU seconds of this process so far (Linux; 0 elsewhere).
+fn process_cpu_secs() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    // Fields 14 and 15 of stat(5); the slice starts at field 3.
+    (ticks(11) + ticks(12)) / 100.0
 }

@@ -61,6 +61,14 @@ const TRANSFORMS_WITH_ARGUMENT: &[(&str, &str)] = &[
     ("default", "a value"),
 ];
 
+/// `expect` key: the row must be quarantined (`true`) or staged (`false`).
+pub const EXPECT_QUARANTINED: &str = "quarantined";
+/// `expect` key: the exact problems (staged) or reasons (quarantined), as
+/// `field: problem` strings, in any order.
+pub const EXPECT_PROBLEMS: &str = "problems";
+/// Keys an example may `expect` besides fields and attributes.
+pub const EXPECT_OUTCOME_KEYS: &[&str] = &[EXPECT_QUARANTINED, EXPECT_PROBLEMS];
+
 /// Where a birth date missing from the source may be taken from.
 pub const FALLBACKS: &[&str] = &["id_number"];
 
@@ -271,6 +279,7 @@ impl Mapping {
         for (i, example) in file.examples.iter().enumerate() {
             for field in example.expect.keys() {
                 let known = CANONICAL_FIELDS.contains(&field.as_str())
+                    || EXPECT_OUTCOME_KEYS.contains(&field.as_str())
                     || file.attributes.contains_key(field);
                 if !known {
                     let candidates = CANONICAL_FIELDS

@@ -13,11 +13,7 @@ use super::raw::number_text;
 use super::standardize::Outcome;
 use crate::config::{ConfigError, Mapping};
 
-/// `expect` key: the row must be quarantined (`true`) or staged (`false`).
-pub const EXPECT_QUARANTINED: &str = "quarantined";
-/// `expect` key: the exact problems (staged) or reasons (quarantined), as
-/// `field: problem` strings, in any order.
-pub const EXPECT_PROBLEMS: &str = "problems";
+pub use crate::config::mapping::{EXPECT_PROBLEMS, EXPECT_QUARANTINED};
 
 /// One expected value that did not come out.
 #[derive(Debug, Clone, PartialEq)]

@@ -34,6 +34,10 @@ pub struct Standardized {
 }
 
 /// What became of one raw row.
+///
+/// Nearly every row is staged, so boxing the large variant would only add
+/// an allocation per row.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
     /// Staged, even with problems.
@@ -516,4 +520,45 @@ fn text_attribute(text: &str, typed: Option<Typed>) -> Result<Value, String> {
         Some(other) => return Err(format!("`{}` does not produce text", other.name())),
     };
     Ok(Value::String(s))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Mapping;
+    use serde_json::json;
+
+    fn standardizer() -> Standardizer {
+        let text =
+            "key = \"b\"\n[fields]\nname = { from = \"d\" }\nphones = { from = [\"a\", \"f\"] }\n";
+        let doc = crate::config::document::parse(std::path::Path::new("m.toml"), text).unwrap();
+        Standardizer::compile(&Mapping::resolve("m", doc).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn cells_resolve_with_extra_and_missing_columns() {
+        let mut s = standardizer();
+        let row =
+            json!({"0": 1, "a": "13812345678", "b": "k", "c": "x", "d": "张伟", "e": 2, "zz": 3});
+        let row = row.as_object().unwrap();
+        for sorted in [true, false] {
+            s.sorted_rows = sorted;
+            let mut cells = vec![None; s.columns.len()];
+            s.fill_cells(row, &mut cells);
+            assert_eq!(s.columns, ["a", "b", "d", "f"]);
+            assert_eq!(
+                cells,
+                [
+                    Some(&json!("13812345678")),
+                    Some(&json!("k")),
+                    Some(&json!("张伟")),
+                    None
+                ]
+            );
+            let Outcome::Staged(st) = s.standardize(row) else {
+                panic!("quarantined")
+            };
+            assert_eq!(st.source_key, "k");
+        }
+    }
 }

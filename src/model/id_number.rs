@@ -335,7 +335,9 @@ impl DocumentType {
             | "id"
             | "residentid"
             | "resident_id_card" => DocumentType::ResidentIdCard,
-            "护照" | "中国护照" | "外国护照" | "普通护照" | "passport" | "414" => {
+            // 03/06/07: the identity-document codes of the health sector's
+            // data standard (WS 364, CV02.01.101), used by health systems.
+            "护照" | "中国护照" | "外国护照" | "普通护照" | "passport" | "414" | "03" | "3" => {
                 DocumentType::Passport
             }
             "港澳居民来往内地通行证"
@@ -343,11 +345,13 @@ impl DocumentType {
             | "回乡证"
             | "港澳同胞回乡证"
             | "516"
+            | "06"
             | "hong_kong_macao_permit" => DocumentType::HongKongMacaoPermit,
             "台湾居民来往大陆通行证"
             | "台湾居民往来大陆通行证"
             | "台胞证"
             | "511"
+            | "07"
             | "taiwan_permit" => DocumentType::TaiwanPermit,
             "外国人永久居留身份证"
             | "外国人永久居留证"

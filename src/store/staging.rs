@@ -769,7 +769,6 @@ async fn stage_in<C: BatchWriter>(
         return Ok(counts);
     }
 
-    let t0 = std::time::Instant::now();
     let keys: Vec<&str> = staged.iter().map(|r| r.source_key.as_str()).collect();
     let mut existing = HashMap::with_capacity(keys.len());
     for row in conn.select_keys(&EXISTING, batch.source, &keys).await? {
@@ -787,19 +786,9 @@ async fn stage_in<C: BatchWriter>(
         open_quarantine.insert(Decode::new(&row, OP).text("source_key")?);
     }
 
-    let t1 = std::time::Instant::now();
     let plan = classify(staged, &existing, open_quarantine, &mut counts);
-    let t2 = std::time::Instant::now();
     if !plan.upserts.is_empty() {
         conn.upsert_staged(batch, &plan.upserts).await?;
-    }
-    let t3 = std::time::Instant::now();
-    static T: std::sync::Mutex<[f64; 4]> = std::sync::Mutex::new([0.0; 4]);
-    if let Ok(mut t) = T.lock() {
-        t[0] += (t1 - t0).as_secs_f64();
-        t[1] += (t2 - t1).as_secs_f64();
-        t[2] += (t3 - t2).as_secs_f64();
-        eprintln!("lookup {:.3} classify {:.3} upsert {:.3}", t[0], t[1], t[2]);
     }
     if !plan.unchanged.is_empty() {
         conn.update_keys(
@@ -896,10 +885,7 @@ impl Store {
                     .await
                     .map_err(q(OP))?;
             }
-            let tc = std::time::Instant::now();
             tx.commit().await.map_err(q(OP))?;
-            static C: std::sync::Mutex<f64> = std::sync::Mutex::new(0.0);
-            if let Ok(mut c) = C.lock() { *c += tc.elapsed().as_secs_f64(); eprintln!("commit {:.3}", *c); }
             counts
         });
         tracing::debug!(source, run = %run_id, ?counts, "staged batch");
