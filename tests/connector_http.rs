@@ -272,7 +272,7 @@ async fn page_style_reads_every_record_once_and_honours_total() {
         batches[0].records[3].fields["extra"],
         json!({"tags": [3, "x"]})
     );
-    let queries = api.queries.lock().unwrap();
+    let queries = api.queries.lock().unwrap().clone();
     assert_eq!(queries[0], "pageNum=1&pageSize=100");
     assert_eq!(queries[12], "pageNum=13&pageSize=100");
     // Exhausted sources stay exhausted.
@@ -464,6 +464,23 @@ async fn malformed_json_and_a_missing_record_path_are_data_errors() {
         text.contains("page 1") && text.contains("`data.list`") && text.contains("系统繁忙"),
         "{text}"
     );
+}
+
+#[tokio::test]
+async fn a_cancelled_read_loses_nothing() {
+    for prefetch in [true, false] {
+        let api = Api::new(Shape::Page { total: true }, 250)
+            .fault(2, Fault::Sleep(Duration::from_millis(400)));
+        let (url, api) = start(api).await;
+        let c = connector(&url, PAGE, &[]);
+        let mut source = open(&c, PullRequest::default()).with_prefetch(prefetch);
+        let mut batches = vec![source.next_batch().await.unwrap().unwrap()];
+        let cut = tokio::time::timeout(Duration::from_millis(50), source.next_batch()).await;
+        assert!(cut.is_err(), "page 2 is slow");
+        batches.extend(pull(&mut source).await.unwrap());
+        assert_all_once(&batches, 250);
+        assert_eq!(api.hits(), if prefetch { 3 } else { 4 });
+    }
 }
 
 // ---------------------------------------------------------------- auth
@@ -853,41 +870,6 @@ async fn throughput_against_the_sample_gateway() {
                 );
             }
         }
-    }
-}
-
-#[test]
-#[ignore]
-fn zz_parse_only() {
-    let dir = std::path::Path::new("/tmp/httpbench/hr/pages");
-    let mut files: Vec<_> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    files.sort();
-    let bodies: Vec<Vec<u8>> = files.iter().map(|p| std::fs::read(p).unwrap()).collect();
-    for round in 0..5 {
-        let t = Instant::now();
-        let mut n = 0;
-        for b in &bodies {
-            let v: Value = serde_json::from_slice(b).unwrap();
-            n += v["data"]["list"].as_array().unwrap().len();
-        }
-        let slice = t.elapsed();
-        let t = Instant::now();
-        for b in &bodies {
-            let s = std::str::from_utf8(b).unwrap();
-            let v: Value = serde_json::from_str(s).unwrap();
-            n += v["data"]["list"].as_array().unwrap().len();
-        }
-        let st = t.elapsed();
-        println!(
-            "round {round}: {n} from_slice {:?} ({:.0}/s) from_str {:?} ({:.0}/s)",
-            slice,
-            n as f64 / 2.0 / slice.as_secs_f64(),
-            st,
-            n as f64 / 2.0 / st.as_secs_f64()
-        );
     }
 }
 

@@ -345,8 +345,13 @@ impl HttpSource {
     }
 
     async fn read_page(&mut self) -> Result<Option<Batch>, ConnectorError> {
-        let request = match self.prefetch.take() {
-            Some(mut task) => match (&mut task.handle).await {
+        // Nothing is taken out of `self` before the await completes, so a
+        // caller that drops this future (a timeout, a shutdown) can ask again
+        // and gets the same page: never a silent, early `None`.
+        let request = if let Some(task) = &mut self.prefetch {
+            let joined = (&mut task.handle).await;
+            self.prefetch = None;
+            match joined {
                 Ok((fetcher, request, fetched)) => {
                     self.fetcher = Some(fetcher);
                     fetched?;
@@ -358,15 +363,15 @@ impl HttpSource {
                         self.shown_url
                     )))
                 }
-            },
-            None => {
-                let Some(request) = self.next.take() else {
-                    return Ok(None);
-                };
-                let query = self.query(&request.position);
-                self.fetcher()?.fetch(request.page, &query).await?;
-                request
             }
+        } else {
+            let Some(request) = self.next.clone() else {
+                return Ok(None);
+            };
+            let query = self.query(&request.position);
+            self.fetcher()?.fetch(request.page, &query).await?;
+            self.next = None;
+            request
         };
         // Parsed here rather than in the prefetch task: records built on one
         // thread and freed on another cost more allocator time than the
@@ -495,7 +500,6 @@ impl Source for HttpSource {
 
 /// A page being fetched ahead; aborted if the source is dropped first.
 struct Prefetch {
-    #[allow(clippy::type_complexity)]
     handle: tokio::task::JoinHandle<(Fetcher, PageRequest, Result<(), ConnectorError>)>,
 }
 
