@@ -136,7 +136,7 @@ async fn csv_gb18030_with_chinese_headers() {
 #[tokio::test]
 async fn csv_utf8_with_bom() {
     let dir = tempfile::tempdir().unwrap();
-    let text = format!("\u{feff}XM,XB\n王芳,2\n");
+    let text = "\u{feff}XM,XB\n王芳,2\n";
     write(dir.path(), "a.csv", text);
     for encoding in ["utf8", "auto"] {
         let c = csv_connector(dir.path(), "a.csv", &format!("encoding = \"{encoding}\""));
@@ -264,7 +264,7 @@ async fn csv_wrong_declared_encoding_is_a_clear_error() {
     assert_eq!(
         err.to_string(),
         format!(
-            "{}: not GB18030 text at line 2 (byte 19): the file is UTF-8; set encoding = \"utf8\"",
+            "{}: not GB18030 text at line 2 (byte 19): the file is UTF-8; set encoding = \"utf-8\"",
             utf8.display()
         )
     );
@@ -273,7 +273,7 @@ async fn csv_wrong_declared_encoding_is_a_clear_error() {
     let c = csv_connector(dir.path(), "bom.csv", "encoding = \"gbk\"");
     let err = pull_error(&c).await.to_string();
     assert!(
-        err.contains("UTF-8 byte-order mark") && err.contains("set encoding = \"utf8\""),
+        err.contains("UTF-8 byte-order mark") && err.contains("set encoding = \"utf-8\""),
         "{err}"
     );
 }

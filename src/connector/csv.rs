@@ -457,7 +457,7 @@ impl<R: Read> Utf8Stream<R> {
             if self.raw.starts_with(b"\xEF\xBB\xBF") {
                 if self.mode == Mode::Gb18030 {
                     return Err(self.invalid(format!(
-                        "{}: starts with a UTF-8 byte-order mark, so it is UTF-8, not {}: set encoding = \"utf8\"",
+                        "{}: starts with a UTF-8 byte-order mark, so it is UTF-8, not {}: set encoding = \"utf-8\"",
                         self.file.display(),
                         self.declared_name()
                     )));
@@ -508,7 +508,7 @@ impl<R: Read> Utf8Stream<R> {
                 let at = self.offset + first as u64;
                 let (line, byte) = locate(&self.file, at);
                 return Err(self.invalid(format!(
-                    "{}: not {} text at line {line} (byte {byte}): the file is UTF-8; set encoding = \"utf8\"",
+                    "{}: not {} text at line {line} (byte {byte}): the file is UTF-8; set encoding = \"utf-8\"",
                     self.file.display(),
                     self.declared_name()
                 )));
@@ -582,7 +582,7 @@ impl<R: Read> Utf8Stream<R> {
                         self.declared_name()
                     };
                     let hint = if std::str::from_utf8(&self.raw).is_ok() {
-                        "the file looks like UTF-8: set encoding = \"utf8\""
+                        "the file looks like UTF-8: set encoding = \"utf-8\""
                     } else {
                         "check the file's encoding"
                     };
@@ -715,7 +715,7 @@ mod tests {
         );
         let err = decode(text.as_bytes(), TextEncoding::Gb18030).unwrap_err();
         assert!(
-            err.ends_with("a.csv: not GB18030 text at line 2 (byte 1): the file is UTF-8; set encoding = \"utf8\""),
+            err.ends_with("a.csv: not GB18030 text at line 2 (byte 1): the file is UTF-8; set encoding = \"utf-8\""),
             "{err}"
         );
         let bom = [b"\xEF\xBB\xBF".as_slice(), b"a,b\n"].concat();

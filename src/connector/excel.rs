@@ -170,7 +170,7 @@ fn read_workbook(
     let unreadable = |e: &dyn std::fmt::Display| {
         ConnectorError::Data(format!("{}: not a readable workbook: {e}", file.display()))
     };
-    let data = Cursor::new(bytes);
+    let data = Cursor::new(bytes.as_slice());
     let mut sheet_reader = SheetReader {
         file,
         place: String::new(),
@@ -183,9 +183,12 @@ fn read_workbook(
             let mut book: Xlsx<_> = Xlsx::new(data).map_err(|e| unreadable(&e))?;
             let sheet = choose_sheet(file, book.sheets_metadata(), options)?;
             sheet_reader.place = place(file, &sheet);
-            let merges = book
-                .merge_cells_by_sheet_name(&sheet)
-                .map_err(|e| unreadable(&e))?;
+            let merges = match scan_xlsx_merges(&bytes, &sheet) {
+                Some(merges) => merges,
+                None => book
+                    .merge_cells_by_sheet_name(&sheet)
+                    .map_err(|e| unreadable(&e))?,
+            };
             let cells = book
                 .worksheet_cells_reader(&sheet)
                 .map_err(|e| unreadable(&e))?;
@@ -220,6 +223,144 @@ fn read_workbook(
             sheet_reader.read(&mut RangeRows::new(range), None)
         }
     }
+}
+
+/// The merged ranges of an `.xlsx` sheet. They are stored after the cell
+/// data, and calamine finds them by parsing the whole sheet's XML a second
+/// time (a third of the reading time of a large ledger); a plain text search
+/// of the decompressed XML finds them several times faster. `None` when the
+/// workbook is laid out in some way this does not understand: the caller
+/// then asks calamine.
+fn scan_xlsx_merges(bytes: &[u8], sheet: &str) -> Option<Vec<Dimensions>> {
+    let mut zip = zip::ZipArchive::new(Cursor::new(bytes)).ok()?;
+    let mut small = |name: &str| -> Option<String> {
+        let mut text = String::new();
+        zip.by_name(name).ok()?.read_to_string(&mut text).ok()?;
+        Some(text)
+    };
+    let workbook = small("xl/workbook.xml")?;
+    let rels = small("xl/_rels/workbook.xml.rels")?;
+    let tags = regex_lite::Regex::new(r"<(?:\w+:)?(?:sheet|Relationship)\s[^>]*>").ok()?;
+    let attr = |tag: &str, name: &str| -> Option<String> {
+        let re =
+            regex_lite::Regex::new(&format!(r#"\s{name}\s*=\s*(?:"([^"]*)"|'([^']*)')"#)).ok()?;
+        let c = re.captures(tag)?;
+        c.get(1)
+            .or_else(|| c.get(2))
+            .map(|v| unescape_xml(v.as_str()))
+    };
+    let id = tags
+        .find_iter(&workbook)
+        .map(|m| m.as_str())
+        .find(|tag| attr(tag, "name").as_deref() == Some(sheet))
+        .and_then(|tag| attr(tag, r"(?:\w+:)?id"))?;
+    let target = tags
+        .find_iter(&rels)
+        .map(|m| m.as_str())
+        .find(|tag| attr(tag, "Id").as_deref() == Some(id.as_str()))
+        .and_then(|tag| attr(tag, "Target"))?;
+    let path = match target.strip_prefix('/') {
+        Some(absolute) => absolute.to_string(),
+        None => format!("xl/{target}"),
+    };
+    let mut entry = zip.by_name(&path).ok()?;
+    // Stream the XML; keep only what follows the start of `<mergeCells`.
+    const MARK: &[u8] = b"mergeCells";
+    let mut chunk = vec![0u8; 1 << 16];
+    let mut window: Vec<u8> = Vec::with_capacity(chunk.len() + MARK.len());
+    let mut found: Option<Vec<u8>> = None;
+    loop {
+        let n = entry.read(&mut chunk).ok()?;
+        if n == 0 {
+            break;
+        }
+        if let Some(section) = found.as_mut() {
+            section.extend_from_slice(&chunk[..n]);
+            continue;
+        }
+        window.extend_from_slice(&chunk[..n]);
+        match window.windows(MARK.len()).position(|w| w == MARK) {
+            Some(at) => found = Some(window[at..].to_vec()),
+            None => {
+                let keep = window.len().saturating_sub(MARK.len());
+                window.drain(..keep);
+            }
+        }
+    }
+    let Some(section) = found else {
+        return Some(Vec::new());
+    };
+    let section = String::from_utf8_lossy(&section);
+    let refs = regex_lite::Regex::new(
+        r#"<(?:\w+:)?mergeCell\s[^>]*ref\s*=\s*["']\$?([A-Za-z]+)\$?(\d+)(?::\$?([A-Za-z]+)\$?(\d+))?["']"#,
+    )
+    .ok()?;
+    let mut merges = Vec::new();
+    for c in refs.captures_iter(&section) {
+        let start = (
+            c[2].parse::<u32>().ok()?.checked_sub(1)?,
+            column_index(&c[1])?,
+        );
+        let end = match (c.get(3), c.get(4)) {
+            (Some(col), Some(row)) => (
+                row.as_str().parse::<u32>().ok()?.checked_sub(1)?,
+                column_index(col.as_str())?,
+            ),
+            _ => start,
+        };
+        merges.push(Dimensions::new(start, end));
+    }
+    Some(merges)
+}
+
+/// `A` → 0, `AA` → 26.
+fn column_index(letters: &str) -> Option<u32> {
+    letters
+        .bytes()
+        .try_fold(0u32, |acc, b| {
+            let digit = u32::from(b.to_ascii_uppercase().checked_sub(b'A')?) + 1;
+            (digit <= 26).then_some(acc.checked_mul(26)?.checked_add(digit)?)
+        })?
+        .checked_sub(1)
+}
+
+/// Undoes XML escaping in an attribute value (sheet names like `R&D`).
+fn unescape_xml(s: &str) -> String {
+    if !s.contains('&') {
+        return s.to_string();
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(at) = rest.find('&') {
+        out.push_str(&rest[..at]);
+        rest = &rest[at..];
+        let Some(end) = rest.find(';') else { break };
+        let entity = &rest[1..end];
+        let decoded = match entity {
+            "amp" => Some('&'),
+            "lt" => Some('<'),
+            "gt" => Some('>'),
+            "quot" => Some('"'),
+            "apos" => Some('\''),
+            _ => entity
+                .strip_prefix("#x")
+                .and_then(|h| u32::from_str_radix(h, 16).ok())
+                .or_else(|| entity.strip_prefix('#').and_then(|d| d.parse().ok()))
+                .and_then(char::from_u32),
+        };
+        match decoded {
+            Some(c) => {
+                out.push(c);
+                rest = &rest[end + 1..];
+            }
+            None => {
+                out.push('&');
+                rest = &rest[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 fn place(file: &Path, sheet: &str) -> String {
@@ -558,7 +699,10 @@ impl SheetReader<'_> {
         {
             header_rows[(row.index - header_start) as usize] = row.cells.clone();
         }
-        let names = self.header_names(&header_rows, header_start, merges)?;
+        // A workbook without any merged cell says nothing about its groups:
+        // read its header like one from a format without merge information.
+        let header_merges = merges.filter(|m| !m.is_empty());
+        let names = header_names(&self.place, &header_rows, header_start, header_merges)?;
         let mut data = DataRows::new(names, header_end, merges, &self.options.skip_when_contains);
         for row in buffer.into_iter().filter(|r| r.index > header_end) {
             self.take(&mut data, row)?;
@@ -585,104 +729,104 @@ impl SheetReader<'_> {
             }
         }
     }
+}
 
-    /// One name per column, the header rows joined with `/`. A merged cell
-    /// lends its text to every cell it covers in the header rows above the
-    /// last (a group over its columns) and to the rows below its first (a
-    /// column name standing over several header rows); a name repeated down
-    /// the rows is kept once (`序号`, not `序号/序号`). Without merge
-    /// information (`.ods`), an empty cell above a named one continues the
-    /// group to its left. Columns without any name are `None`.
-    fn header_names(
-        &self,
-        rows: &[Vec<Value>],
-        start: u32,
-        merges: Option<&[Dimensions]>,
-    ) -> Result<Vec<Option<String>>, ConnectorError> {
-        let count = rows.len();
-        let width = rows.iter().map(Vec::len).max().unwrap_or(0);
-        let cell = |r: usize, c: usize| {
-            rows.get(r)
-                .and_then(|row| row.get(c))
-                .map_or_else(String::new, header_text)
-        };
-        let mut names = Vec::with_capacity(width);
-        for c in 0..width {
-            let mut parts: Vec<String> = Vec::new();
-            for r in 0..count {
-                let mut name = cell(r, c);
-                if name.is_empty() {
-                    let at = start + r as u32;
-                    match merges {
-                        Some(merges) => {
-                            if let Some(m) = merges.iter().find(|m| m.contains(at, c as u32)) {
-                                let from_above = at > m.start.0;
-                                if m.start.0 >= start && (from_above || r + 1 < count) {
-                                    name = cell((m.start.0 - start) as usize, m.start.1 as usize);
-                                }
+/// One name per column, the header rows joined with `/`. A merged cell
+/// lends its text to every cell it covers in the header rows above the
+/// last (a group over its columns) and to the rows below its first (a
+/// column name standing over several header rows); a name repeated down
+/// the rows is kept once (`序号`, not `序号/序号`). Without merge
+/// information (`.ods`), an empty cell above a named one continues the
+/// group to its left. Columns without any name are `None`.
+fn header_names(
+    place: &str,
+    rows: &[Vec<Value>],
+    start: u32,
+    merges: Option<&[Dimensions]>,
+) -> Result<Vec<Option<String>>, ConnectorError> {
+    let count = rows.len();
+    let width = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let cell = |r: usize, c: usize| {
+        rows.get(r)
+            .and_then(|row| row.get(c))
+            .map_or_else(String::new, header_text)
+    };
+    let mut names = Vec::with_capacity(width);
+    for c in 0..width {
+        let mut parts: Vec<String> = Vec::new();
+        for r in 0..count {
+            let mut name = cell(r, c);
+            if name.is_empty() {
+                let at = start + r as u32;
+                match merges {
+                    Some(merges) => {
+                        if let Some(m) = merges.iter().find(|m| m.contains(at, c as u32)) {
+                            let from_above = at > m.start.0;
+                            if m.start.0 >= start && (from_above || r + 1 < count) {
+                                name = cell((m.start.0 - start) as usize, m.start.1 as usize);
                             }
                         }
-                        None if r + 1 < count
-                            && (r + 1..count).any(|below| !cell(below, c).is_empty()) =>
-                        {
-                            // The nearest name to the left heads a group when
-                            // it has names under it too.
-                            if let Some(left) = (0..c).rev().find(|&l| !cell(r, l).is_empty()) {
-                                if (r + 1..count).any(|below| !cell(below, left).is_empty()) {
-                                    name = cell(r, left);
-                                }
-                            }
-                        }
-                        None => {}
                     }
-                }
-                if !name.is_empty() && parts.last() != Some(&name) {
-                    parts.push(name);
+                    None if r + 1 < count
+                        && (r + 1..count).any(|below| !cell(below, c).is_empty()) =>
+                    {
+                        // The nearest name to the left heads a group when
+                        // it has names under it too.
+                        if let Some(left) = (0..c).rev().find(|&l| !cell(r, l).is_empty()) {
+                            if (r + 1..count).any(|below| !cell(below, left).is_empty()) {
+                                name = cell(r, left);
+                            }
+                        }
+                    }
+                    None => {}
                 }
             }
-            names.push((!parts.is_empty()).then(|| parts.join("/")));
-        }
-        while names.last().is_some_and(Option::is_none) {
-            names.pop();
-        }
-        let rows_label = if count == 1 {
-            format!("header row {}", start + 1)
-        } else {
-            format!("header rows {}–{}", start + 1, start as usize + count)
-        };
-        if names.is_empty() {
-            return Err(ConnectorError::Config(format!(
-                "{}: {rows_label} is empty; set header_row to the row that holds the column names",
-                self.place
-            )));
-        }
-        let mut seen: HashMap<&str, Vec<usize>> = HashMap::new();
-        for (c, name) in names.iter().enumerate() {
-            if let Some(name) = name {
-                seen.entry(name.as_str()).or_default().push(c);
+            if !name.is_empty() && parts.last() != Some(&name) {
+                parts.push(name);
             }
         }
-        let mut duplicates: Vec<_> = seen
-            .into_iter()
-            .filter(|(_, cols)| cols.len() > 1)
-            .collect();
-        if !duplicates.is_empty() {
-            duplicates.sort_by_key(|(_, cols)| cols[0]);
-            let list: Vec<String> = duplicates
-                .iter()
-                .map(|(name, cols)| {
-                    let cols: Vec<String> = cols.iter().map(|&c| column_letter(c)).collect();
-                    format!("columns {} are all named \"{name}\"", cols.join(", "))
-                })
-                .collect();
-            return Err(ConnectorError::Config(format!(
-                "{} ({rows_label}): {}; every column needs its own name (check header_row and header_rows)",
-                self.place,
-                list.join("; ")
-            )));
-        }
-        Ok(names)
+        names.push((!parts.is_empty()).then(|| parts.join("/")));
     }
+    while names.last().is_some_and(Option::is_none) {
+        names.pop();
+    }
+    let rows_label = if count == 1 {
+        format!("header row {}", start + 1)
+    } else {
+        format!("header rows {}–{}", start + 1, start as usize + count)
+    };
+    if names.is_empty() {
+        return Err(ConnectorError::Config(format!(
+            "{}: {rows_label} is empty; set header_row to the row that holds the column names",
+            place
+        )));
+    }
+    let mut seen: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (c, name) in names.iter().enumerate() {
+        if let Some(name) = name {
+            seen.entry(name.as_str()).or_default().push(c);
+        }
+    }
+    let mut duplicates: Vec<_> = seen
+        .into_iter()
+        .filter(|(_, cols)| cols.len() > 1)
+        .collect();
+    if !duplicates.is_empty() {
+        duplicates.sort_by_key(|(_, cols)| cols[0]);
+        let list: Vec<String> = duplicates
+            .iter()
+            .map(|(name, cols)| {
+                let cols: Vec<String> = cols.iter().map(|&c| column_letter(c)).collect();
+                format!("columns {} are all named \"{name}\"", cols.join(", "))
+            })
+            .collect();
+        return Err(ConnectorError::Config(format!(
+            "{} ({rows_label}): {}; every column needs its own name (check header_row and header_rows)",
+            place,
+            list.join("; ")
+        )));
+    }
+    Ok(names)
 }
 
 /// A header cell's text: trimmed, line breaks inside it removed (`联系\n电话`
@@ -740,9 +884,9 @@ fn looks_numeric(s: &str) -> bool {
 
 /// The first row among `rows` (non-blank, in order) that reads as a header:
 /// at least two non-empty cells, covering at least a third of the sheet's
-/// width (so a title or a `填报单位：…` line is passed over), mostly short
-/// text, mostly distinct, no subtotal marker, and followed by more rows
-/// unless the sheet ends there.
+/// width (so a title is passed over), mostly short text, mostly distinct, not
+/// `label：value` pairs (a `填报单位：…` line), no subtotal marker, and followed
+/// by more rows unless the sheet ends there.
 fn detect_header(
     rows: &[&Row],
     merges: Option<&[Dimensions]>,
@@ -786,6 +930,11 @@ fn detect_header(
             .iter()
             .any(|t| skip_words.iter().any(|w| t.contains(w.as_str())))
         {
+            return false;
+        }
+        // `填报单位：西门街道  日期：2024-01-01` labels values; names do not.
+        let labelled = texts.iter().filter(|t| t.contains(['：', ':'])).count();
+        if labelled * 2 >= texts.len() {
             return false;
         }
         k + 1 < rows.len() || ended
@@ -963,6 +1112,91 @@ mod tests {
         assert_eq!(column_letter(27), "AB");
         assert_eq!(column_letter(701), "ZZ");
         assert_eq!(column_letter(702), "AAA");
+        for col in [0, 25, 26, 701, 702, 16_383] {
+            assert_eq!(column_index(&column_letter(col)), Some(col as u32));
+        }
+        assert_eq!(column_index("a"), Some(0));
+        assert_eq!(column_index("1"), None);
+        assert_eq!(
+            unescape_xml("R&amp;D &#x4E00;&#19968; &bogus"),
+            "R&D 一一 &bogus"
+        );
+    }
+
+    #[test]
+    fn merges_are_found_without_calamine_and_agree_with_it() {
+        use rust_xlsxwriter::{Format, Workbook};
+        let mut book = Workbook::new();
+        book.add_worksheet().set_name("说明").unwrap();
+        let sheet = book.add_worksheet();
+        sheet.set_name("R&D's 台帐").unwrap();
+        let f = Format::new();
+        sheet.merge_range(0, 0, 0, 14, "标题", &f).unwrap();
+        sheet.merge_range(1, 0, 2, 0, "序号", &f).unwrap();
+        sheet.merge_range(1, 2, 1, 6, "基本信息", &f).unwrap();
+        sheet.merge_range(40, 27, 45, 27, "AB", &f).unwrap();
+        let bytes = book.save_to_buffer().unwrap();
+        let mut found = scan_xlsx_merges(&bytes, "R&D's 台帐").expect("scanned");
+        let mut calamine: Xlsx<_> = Xlsx::new(Cursor::new(bytes.as_slice())).unwrap();
+        let mut expected = calamine.merge_cells_by_sheet_name("R&D's 台帐").unwrap();
+        found.sort();
+        expected.sort();
+        assert_eq!(found, expected);
+        assert_eq!(found.len(), 4);
+        assert_eq!(scan_xlsx_merges(&bytes, "说明"), Some(Vec::new()));
+        assert_eq!(scan_xlsx_merges(&bytes, "missing"), None);
+    }
+
+    fn cells(values: &[&str]) -> Vec<Value> {
+        values.iter().map(|s| text(s)).collect()
+    }
+
+    #[test]
+    fn two_row_headers_join_with_and_without_merge_information() {
+        // Rows 2–3 of a ledger: 序号 and 社区 stand over both rows, groups
+        // over their columns.
+        let rows = [
+            cells(&["序号", "基本信息", "", "联系信息", "", "社区"]),
+            cells(&["", "姓名", "性别", "电话", "住址", ""]),
+        ];
+        let expected = [
+            "序号",
+            "基本信息/姓名",
+            "基本信息/性别",
+            "联系信息/电话",
+            "联系信息/住址",
+            "社区",
+        ];
+        let merges = [
+            Dimensions::new((1, 0), (2, 0)),
+            Dimensions::new((1, 1), (1, 2)),
+            Dimensions::new((1, 3), (1, 4)),
+            Dimensions::new((1, 5), (2, 5)),
+        ];
+        for merges in [Some(&merges[..]), None] {
+            let names = header_names("x", &rows, 1, merges).unwrap();
+            let names: Vec<_> = names.iter().map(|n| n.as_deref().unwrap()).collect();
+            assert_eq!(names, expected, "merges: {}", merges.is_some());
+        }
+        // With merge information, a blank upper cell outside any merge is
+        // just blank.
+        let names = header_names("x", &rows, 1, Some(&merges[..1])).unwrap();
+        assert_eq!(names[2].as_deref(), Some("性别"));
+        // Single-row header: a horizontally merged name is not repeated.
+        let one = [cells(&["姓名", "", "性别"])];
+        let merged = [Dimensions::new((0, 0), (0, 1))];
+        let names = header_names("x", &one, 0, Some(&merged)).unwrap();
+        assert_eq!(
+            names,
+            [Some("姓名".to_string()), None, Some("性别".to_string())]
+        );
+        // Duplicates name their columns.
+        let dup = [cells(&["姓名", "电话", "姓名"])];
+        let err = header_names("a.xlsx, sheet \"S\"", &dup, 0, None).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "a.xlsx, sheet \"S\" (header row 1): columns A, C are all named \"姓名\"; every column needs its own name (check header_row and header_rows)"
+        );
     }
 
     #[test]

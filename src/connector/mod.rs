@@ -144,8 +144,21 @@ pub async fn open_source(
     request: PullRequest,
 ) -> Result<Box<dyn Source>, ConnectorError> {
     match &connector.location {
-        Location::Csv { .. } => Ok(Box::new(csv::CsvSource::open(connector, request)?)),
-        Location::Excel { .. } => Ok(Box::new(excel::ExcelSource::open(connector, request)?)),
+        // File sources hash their files to see whether anything changed:
+        // blocking work, kept off the async runtime.
+        Location::Csv { .. } | Location::Excel { .. } => {
+            let owned = connector.clone();
+            let is_csv = matches!(owned.location, Location::Csv { .. });
+            tokio::task::spawn_blocking(move || -> Result<Box<dyn Source>, ConnectorError> {
+                if is_csv {
+                    Ok(Box::new(csv::CsvSource::open(&owned, request)?))
+                } else {
+                    Ok(Box::new(excel::ExcelSource::open(&owned, request)?))
+                }
+            })
+            .await
+            .map_err(|e| ConnectorError::Data(format!("{}: opening failed: {e}", connector.name)))?
+        }
         Location::Sql { .. } => Ok(Box::new(sql::SqlSource::open(connector, request).await?)),
         Location::Http { .. } => Ok(Box::new(http::HttpSource::open(connector, request)?)),
     }
