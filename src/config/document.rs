@@ -65,20 +65,8 @@ impl Locator {
                 None => break None,
             }
         };
-        let (line, column) = match span {
-            Some(span) => {
-                let (l, c) = self.position(span.start);
-                (Some(l), Some(c))
-            }
-            None => (None, None),
-        };
-        ConfigError {
-            file: self.file.clone(),
-            line,
-            column,
-            key: (!key.is_empty()).then(|| key.to_string()),
-            message: message.into(),
-        }
+        let key = (!key.is_empty()).then(|| key.to_string());
+        self.error_at_span(span, key, message.into())
     }
 
     fn error_at_span(

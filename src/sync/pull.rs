@@ -276,14 +276,8 @@ async fn write(
         class: "data",
         message: format!("standardizing a batch failed: {e}"),
     })?;
-    let counts = store
-        .stage_and_quarantine(
-            source,
-            run_id,
-            &prepared.staged,
-            &prepared.quarantined,
-            prepared.cursor.as_deref(),
-        )
+    let counts = prepared
+        .stage(store, source, run_id)
         .await
         .map_err(|e| PullFailure::from(&e))?;
     report.add(&counts);

@@ -71,15 +71,7 @@ pub async fn restage_source(
                     op: "restage",
                     detail: format!("standardizing failed: {e}"),
                 })?;
-            let counts = store
-                .stage_and_quarantine(
-                    source,
-                    run_id,
-                    &prepared.staged,
-                    &prepared.quarantined,
-                    None,
-                )
-                .await?;
+            let counts = prepared.stage(store, source, run_id).await?;
             report.read += prepared.rows;
             report.changed += counts.changed + counts.new;
             report.unchanged += counts.unchanged;

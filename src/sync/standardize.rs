@@ -6,7 +6,7 @@ use sha2::{Digest, Sha256};
 
 use crate::connector::{Batch, Origin, RowProblem};
 use crate::mapping::{Outcome, Standardizer};
-use crate::store::{QuarantineInput, StageInput};
+use crate::store::{QuarantineInput, RunId, StageCounts, StageInput, Store, StoreError};
 
 /// A batch made ready for the store.
 pub struct Prepared {
@@ -15,6 +15,27 @@ pub struct Prepared {
     pub cursor: Option<String>,
     /// Rows read (records and unreadable rows).
     pub rows: u64,
+}
+
+impl Prepared {
+    /// Stages the batch: its records, quarantine entries and cursor commit
+    /// together or not at all.
+    pub async fn stage(
+        &self,
+        store: &Store,
+        source: &str,
+        run_id: RunId,
+    ) -> Result<StageCounts, StoreError> {
+        store
+            .stage_and_quarantine(
+                source,
+                run_id,
+                &self.staged,
+                &self.quarantined,
+                self.cursor.as_deref(),
+            )
+            .await
+    }
 }
 
 /// Standardizes a batch on every core and serializes what the store needs.
