@@ -88,7 +88,7 @@ pub enum Command {
     Quarantine(quarantine::QuarantineArgs),
     /// Re-standardize stored records after a mapping change, without pulling.
     Restage(restage::RestageArgs),
-    /// Write the synthetic sample district and run everything built so far on it.
+    /// Write the synthetic sample district, serve its HR API and pull all four sources.
     Demo(demo::DemoArgs),
 }
 
