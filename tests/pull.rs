@@ -186,11 +186,27 @@ struct FlakySource {
     per_batch: usize,
     fail_after: Option<usize>,
     delivered: usize,
+    mode: PullMode,
+    panic_after: Option<usize>,
+}
+
+impl FlakySource {
+    fn new(next: usize, end: usize, fail_after: Option<usize>) -> Self {
+        FlakySource {
+            next,
+            end,
+            per_batch: 100,
+            fail_after,
+            delivered: 0,
+            mode: PullMode::Incremental,
+            panic_after: None,
+        }
+    }
 }
 
 impl Source for FlakySource {
     fn mode(&self) -> PullMode {
-        PullMode::Incremental
+        self.mode
     }
 
     fn next_batch(&mut self) -> BoxFuture<'_, Result<Option<Batch>, ConnectorError>> {
@@ -198,6 +214,10 @@ impl Source for FlakySource {
             if Some(self.delivered) == self.fail_after {
                 return Err(ConnectorError::Transient("connection reset by peer".into()));
             }
+            assert!(
+                Some(self.delivered) != self.panic_after,
+                "a bug in a connector"
+            );
             if self.next >= self.end {
                 return Ok(None);
             }
@@ -247,13 +267,7 @@ async fn a_source_dying_midway_keeps_its_cursor_and_the_next_pull_completes_with
     let standardizer = flaky_standardizer();
 
     let run = store.begin_run("pull").await.unwrap();
-    let source = FlakySource {
-        next: 0,
-        end: 1000,
-        per_batch: 100,
-        fail_after: Some(3),
-        delivered: 0,
-    };
+    let source = FlakySource::new(0, 1000, Some(3));
     let report = pull_from(
         &store,
         run,
@@ -272,13 +286,7 @@ async fn a_source_dying_midway_keeps_its_cursor_and_the_next_pull_completes_with
 
     // Resume after the committed cursor, >= semantics: re-deliver the last row.
     let run = store.begin_run("pull").await.unwrap();
-    let source = FlakySource {
-        next: 299,
-        end: 1000,
-        per_batch: 100,
-        fail_after: None,
-        delivered: 0,
-    };
+    let source = FlakySource::new(299, 1000, None);
     let report = pull_from(
         &store,
         run,
@@ -296,6 +304,59 @@ async fn a_source_dying_midway_keeps_its_cursor_and_the_next_pull_completes_with
         store.cursor("flaky").await.unwrap().as_deref(),
         Some("00000999")
     );
+}
+
+#[tokio::test]
+async fn a_connector_crashing_in_a_full_pull_marks_nothing_gone() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&format!("sqlite://{}", dir.path().join("y.db").display()))
+        .await
+        .unwrap();
+    let standardizer = flaky_standardizer();
+    let snapshot = |panic_after| FlakySource {
+        mode: PullMode::Snapshot,
+        panic_after,
+        ..FlakySource::new(0, 500, None)
+    };
+
+    let run = store.begin_run("pull").await.unwrap();
+    let report = pull_from(
+        &store,
+        run,
+        "s",
+        Department::Other,
+        Box::new(snapshot(None)),
+        Arc::clone(&standardizer),
+    )
+    .await;
+    assert!(report.error.is_none());
+    assert_eq!(report.new, 500);
+
+    // The next full pull dies after two batches: the 300 records it did not
+    // reach are still there, not gone.
+    let run = store.begin_run("pull").await.unwrap();
+    let report = pull_from(
+        &store,
+        run,
+        "s",
+        Department::Other,
+        Box::new(snapshot(Some(2))),
+        standardizer,
+    )
+    .await;
+    assert!(
+        report
+            .error
+            .as_ref()
+            .unwrap()
+            .message
+            .contains("stopped unexpectedly"),
+        "{:?}",
+        report.error
+    );
+    assert_eq!(report.gone, 0);
+    let counts = store.count_staged("s").await.unwrap();
+    assert_eq!((counts.active, counts.gone), (500, 0));
 }
 
 #[test]

@@ -212,7 +212,7 @@ async fn stage_from(
 
     // Reader task: keeps the next batches coming while this task writes.
     let (tx, mut rx) = mpsc::channel::<Result<Batch, ConnectorError>>(2);
-    let _reader = AbortOnDrop(tokio::spawn(async move {
+    let mut reader = AbortOnDrop(tokio::spawn(async move {
         loop {
             let next = source.next_batch().await;
             let stop = !matches!(next, Ok(Some(_)));
@@ -254,6 +254,14 @@ async fn stage_from(
     }
     if let Some(failure) = failure {
         return Err(failure);
+    }
+    // The channel also closes when the reader dies: only a reader that ran
+    // to the end of the source makes this a complete pull.
+    if let Err(e) = (&mut reader.0).await {
+        return Err(PullFailure {
+            class: "data",
+            message: format!("the connector stopped unexpectedly: {e}"),
+        });
     }
     if mode == PullMode::Snapshot {
         report.gone = store
