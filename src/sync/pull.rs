@@ -15,6 +15,7 @@ use super::standardize::{prepare, Prepared};
 use crate::config::{Connector, Department};
 use crate::connector::{self, Batch, ConnectorError, PullMode, PullRequest, Source};
 use crate::mapping::Standardizer;
+use crate::model::mask_digits_in_text;
 use crate::store::{RunId, StageCounts, Store, StoreError};
 
 /// What pulling one source did, for the CLI, the run record and metrics.
@@ -82,11 +83,13 @@ pub struct PullFailure {
     pub message: String,
 }
 
+// Messages may quote what a source sent (an excerpt of a malformed page):
+// long digit runs are masked before they reach logs, output or the run record.
 impl From<&ConnectorError> for PullFailure {
     fn from(e: &ConnectorError) -> Self {
         PullFailure {
             class: e.class(),
-            message: e.to_string(),
+            message: mask_digits_in_text(&e.to_string()),
         }
     }
 }
