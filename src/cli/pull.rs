@@ -191,7 +191,8 @@ pub fn render(reports: &[PullReport]) -> String {
             .mode
             .map_or("-".to_string(), |m| format!("{m:?}").to_lowercase());
         text.push_str(&format!(
-            "{:<16}{:<6}{:<12}{:>9}{:>9}{:>9}{:>10}{:>7}{:>12}{:>7.1}s\n",
+            // Department labels are two CJK characters: four columns wide.
+            "{:<16}{}  {:<12}{:>9}{:>9}{:>9}{:>10}{:>7}{:>12}{:>7.1}s\n",
             r.source,
             r.department.label_zh(),
             mode,
