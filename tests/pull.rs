@@ -412,3 +412,56 @@ fn a_pull_killed_at_any_moment_restarts_with_no_duplicates_and_no_loss() {
         }
     }
 }
+
+#[test]
+fn records_deleted_at_the_source_are_marked_gone_never_deleted() {
+    let ws = Workspace::with_shipped_config();
+    ws.json(&["demo", "--persons", "400"], 0);
+
+    // Three people leave the governance register; one health record goes.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        use sqlx::Connection;
+        let url = format!(
+            "sqlite://{}",
+            ws.path("sample/governance/population.db").display()
+        );
+        let mut db = sqlx::SqliteConnection::connect(&url).await.unwrap();
+        let deleted = sqlx::query(
+            "DELETE FROM rkxx WHERE rkid IN (SELECT rkid FROM rkxx ORDER BY rkid LIMIT 3)",
+        )
+        .execute(&mut db)
+        .await
+        .unwrap();
+        assert_eq!(deleted.rows_affected(), 3);
+    });
+    let csv = ws.path("sample/health/jmjkda.csv");
+    let bytes = std::fs::read(&csv).unwrap();
+    let second_line_end = bytes
+        .iter()
+        .enumerate()
+        .filter(|(_, b)| **b == b'\n')
+        .nth(1)
+        .unwrap()
+        .0;
+    let first_line_end = bytes.iter().position(|b| *b == b'\n').unwrap();
+    let mut shorter = bytes[..=first_line_end].to_vec();
+    shorter.extend_from_slice(&bytes[second_line_end + 1..]);
+    std::fs::write(&csv, shorter).unwrap();
+
+    // An incremental pull cannot see deletions; a snapshot can.
+    let incremental = ws.json(&["pull", "governance"], 0);
+    assert_eq!(incremental["sources"][0]["gone"], 0);
+    let full = ws.json(&["pull", "--full", "governance"], 0);
+    assert_eq!(full["sources"][0]["gone"], 3, "{full}");
+    let health = ws.json(&["pull", "health"], 0);
+    assert_eq!(health["sources"][0]["mode"], "snapshot");
+    assert_eq!(health["sources"][0]["gone"], 1, "{health}");
+
+    rt.block_on(async {
+        let url = format!("sqlite://{}", ws.path("var/yici.db").display());
+        let store = Store::open(&url).await.unwrap();
+        assert_eq!(store.count_staged("governance").await.unwrap().gone, 3);
+        assert_eq!(store.count_staged("health").await.unwrap().gone, 1);
+    });
+}
