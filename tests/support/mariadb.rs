@@ -14,20 +14,17 @@
 //! ```
 #![allow(dead_code)] // each test binary uses a different part
 
-use std::collections::hash_map::RandomState;
-use std::hash::{BuildHasher, Hasher};
 use std::str::FromStr;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
+
+use super::throwaway::{database_url, is_stale, on_fresh_thread, unique_name};
 
 use sqlx::mysql::MySqlConnectOptions;
 use sqlx::{ConnectOptions, Connection, MySqlConnection, Row};
 
 /// Server used when `YICI_TEST_MYSQL_URL` is not set.
 pub const DEFAULT_URL: &str = "mysql://root@127.0.0.1:3306/";
-
-/// Prefix of every database this helper creates.
-const PREFIX: &str = "yici_test_";
 
 /// The admin URL (a server account that may create databases).
 pub fn admin_url() -> String {
@@ -67,18 +64,11 @@ impl Drop for TestDb {
         // futures), so clean up from a fresh thread with its own runtime.
         let admin_url = self.admin_url.clone();
         let name = self.name.clone();
-        let outcome = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("tokio runtime for test database cleanup");
-            runtime.block_on(async move {
-                let mut conn = connect(&admin_url).await?;
-                drop_database(&mut conn, &name).await
-            })
-        })
-        .join();
-        if let Ok(Err(e)) = outcome {
+        let outcome = on_fresh_thread(move || async move {
+            let mut conn = connect(&admin_url).await?;
+            drop_database(&mut conn, &name).await
+        });
+        if let Some(Err(e)) = outcome {
             eprintln!("warning: could not drop test database {}: {e}", self.name);
         }
     }
@@ -91,26 +81,13 @@ pub async fn test_db() -> Option<TestDb> {
     let mut conn = match connect(&admin_url).await {
         Ok(conn) => conn,
         Err(e) => {
-            let shown = yici::store::redact_url(&admin_url);
-            if std::env::var("CI").is_ok_and(|v| v == "true") {
-                panic!("MariaDB not reachable at {shown} (required when CI=true): {e}");
-            }
-            eprintln!(
-                "SKIPPED: MariaDB not reachable at {shown}: {e} \
-                 (set YICI_TEST_MYSQL_URL to test against MariaDB/MySQL)"
-            );
+            super::throwaway::unreachable("MariaDB", &admin_url, &e, "YICI_TEST_MYSQL_URL");
             return None;
         }
     };
     drop_stale_once(&mut conn).await;
 
-    static COUNTER: AtomicU32 = AtomicU32::new(0);
-    let random = RandomState::new().build_hasher().finish() & 0xffff_ffff;
-    let name = format!(
-        "{PREFIX}{}_{}_{random:08x}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    );
+    let name = unique_name();
     sqlx::query(&format!(
         "CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
     ))
@@ -132,23 +109,6 @@ async fn connect(url: &str) -> Result<MySqlConnection, sqlx::Error> {
     tokio::time::timeout(Duration::from_secs(5), options.connect())
         .await
         .map_err(|_| sqlx::Error::PoolTimedOut)?
-}
-
-/// `url` with its database path replaced by `name` (query string kept).
-fn database_url(url: &str, name: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((base, query)) => (base, Some(query)),
-        None => (url, None),
-    };
-    let authority_start = base.find("://").map_or(0, |i| i + 3);
-    let base = match base[authority_start..].find('/') {
-        Some(slash) => &base[..authority_start + slash],
-        None => base,
-    };
-    match query {
-        Some(query) => format!("{base}/{name}?{query}"),
-        None => format!("{base}/{name}"),
-    }
 }
 
 async fn drop_database(conn: &mut MySqlConnection, name: &str) -> Result<(), sqlx::Error> {
@@ -178,11 +138,7 @@ async fn drop_stale_once(conn: &mut MySqlConnection) {
         let Ok(name) = row.try_get::<String, _>("name") else {
             continue;
         };
-        let pid = name[PREFIX.len()..].split('_').next().unwrap_or("");
-        let alive = pid.parse::<u32>().is_ok_and(|pid| {
-            pid == std::process::id() || std::path::Path::new(&format!("/proc/{pid}")).exists()
-        });
-        if !alive {
+        if is_stale(&name) {
             let _ = drop_database(conn, &name).await;
         }
     }

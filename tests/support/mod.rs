@@ -1,3 +1,4 @@
 pub mod mariadb;
 pub mod postgres;
+pub mod throwaway;
 pub mod workspace;
