@@ -620,8 +620,10 @@ fn the_sample_health_archive_standardizes() {
         "clean identity numbers not valid: {wrong:?}"
     );
     assert!(should_be_valid > 0);
+    // Health's rates (src/demo/noise.rs): ≈ 3 % missing, +1 % for migrants,
+    // ≈ 1.3 % typos and transpositions, a few passports: ≈ 5 % not valid.
     assert!(
-        valid as f64 >= 0.95 * staged_count as f64,
+        valid as f64 >= 0.93 * staged_count as f64,
         "{valid} of {staged_count} staged records have a valid identity number"
     );
 }

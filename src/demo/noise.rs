@@ -40,6 +40,9 @@ pub struct NoiseRates {
     /// Separator of `own·father's` names written `.`, `・`, `•` or left out
     /// (of dotted minority names).
     pub name_separator: f64,
+    /// Name left blank (a row typed half-way). yici cannot match such a
+    /// record and quarantines it, so the sample shows the quarantine at work.
+    pub name_missing: f64,
     /// Day and month of the birth date swapped (of dates with day ≤ 12).
     pub birth_day_month_swap: f64,
     /// No phone recorded.
@@ -59,7 +62,7 @@ pub struct NoiseRates {
 
 impl NoiseRates {
     /// `(field name, rate)` in declaration order, for tables and reports.
-    pub fn fields(&self) -> [(&'static str, f64); 17] {
+    pub fn fields(&self) -> [(&'static str, f64); 18] {
         [
             ("id_missing", self.id_missing),
             ("id_missing_migrant", self.id_missing_migrant),
@@ -72,6 +75,7 @@ impl NoiseRates {
             ("name_traditional", self.name_traditional),
             ("name_space", self.name_space),
             ("name_separator", self.name_separator),
+            ("name_missing", self.name_missing),
             ("birth_day_month_swap", self.birth_day_month_swap),
             ("phone_missing", self.phone_missing),
             ("phone_old", self.phone_old),
@@ -100,6 +104,7 @@ pub const NOISE_TABLE: [(Department, NoiseRates); 4] = [
             name_traditional: 0.01,
             name_space: 0.05,
             name_separator: 0.6,
+            name_missing: 0.002,
             birth_day_month_swap: 0.01,
             phone_missing: 0.08,
             phone_old: 0.4,
@@ -124,6 +129,7 @@ pub const NOISE_TABLE: [(Department, NoiseRates); 4] = [
             name_traditional: 0.002,
             name_space: 0.01,
             name_separator: 0.3,
+            name_missing: 0.001,
             birth_day_month_swap: 0.005,
             phone_missing: 0.05,
             phone_old: 0.3,
@@ -147,6 +153,7 @@ pub const NOISE_TABLE: [(Department, NoiseRates); 4] = [
             name_traditional: 0.0,
             name_space: 0.001,
             name_separator: 0.1,
+            name_missing: 0.0,
             birth_day_month_swap: 0.001,
             phone_missing: 0.1,
             phone_old: 0.2,
@@ -171,6 +178,7 @@ pub const NOISE_TABLE: [(Department, NoiseRates); 4] = [
             name_traditional: 0.001,
             name_space: 0.02,
             name_separator: 0.2,
+            name_missing: 0.0005,
             birth_day_month_swap: 0.003,
             phone_missing: 0.04,
             phone_old: 0.1,
@@ -204,6 +212,7 @@ pub enum Noise {
     NameTraditional,
     NameSpace,
     NameSeparator,
+    NameMissing,
     BirthDayMonthSwap,
     PhoneMissing,
     PhoneOld,

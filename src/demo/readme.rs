@@ -182,6 +182,7 @@ fn describe(field: &str) -> String {
         "name_traditional" => "name in traditional characters (張偉)",
         "name_space" => "space inside name (张 伟, 张　伟)",
         "name_separator" => "`·` written `.` `・` `•` or left out (of dotted names)",
+        "name_missing" => "name left blank (yici quarantines these)",
         "birth_day_month_swap" => "birth date day/month swapped (of day ≤ 12)",
         "phone_missing" => "phone missing",
         "phone_old" => "old mobile (of people who changed number)",

@@ -450,6 +450,10 @@ impl Records<'_> {
             name = noise::space(rng, &name, p.surname_chars);
             noise.push(Noise::NameSpace);
         }
+        if chance(rng, rates.name_missing) {
+            name.clear();
+            noise.push(Noise::NameMissing);
+        }
 
         // Identity document.
         let migrant = h.residence == Residence::Migrant;
