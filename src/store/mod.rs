@@ -180,9 +180,11 @@ async fn open_sqlite(url: &str, shown: &str) -> Result<SqlitePool> {
             // Staging rewrites many pages per batch: a 64 MiB page cache
             // keeps the key index hot, and checkpointing every 16k pages
             // (64 MiB of WAL) instead of 1k moves most checkpoint work out of
-            // the per-batch commits. Durability is unchanged (WAL + NORMAL).
+            // the per-batch commits; memory-mapped reads save a syscall per
+            // page read. Durability is unchanged (WAL + NORMAL).
             .pragma("cache_size", "-65536")
-            .pragma("wal_autocheckpoint", "16384");
+            .pragma("wal_autocheckpoint", "16384")
+            .pragma("mmap_size", "268435456");
         if let Some(dir) = options.get_filename().parent() {
             create_dir(dir)?;
         }
