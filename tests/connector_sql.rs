@@ -19,7 +19,8 @@ use sqlx::{ConnectOptions, Connection, Database};
 use yici::config::document::parse;
 use yici::config::Connector;
 use yici::connector::{open_source, Batch, ConnectorError, PullMode, PullRequest};
-use yici::demo::{generate_population, records, DemoOptions, Department, Details};
+use yici::demo::governance::RkxxRow;
+use yici::demo::{generate_population, records, DemoOptions, Department};
 
 macro_rules! backend_cases {
     ($($case:ident),+ $(,)?) => {
@@ -300,10 +301,7 @@ async fn pull(connector: &Connector, cursor: Option<String>, full: bool) -> Pull
 
 // ------------------------------------------------------------ data
 
-const RKXX: [&str; 16] = [
-    "rkid", "xm", "xb", "sfzh", "csrq", "mz", "lxdh", "hjdz", "xzz", "rylx", "hh", "yhzgx", "wgbm",
-    "sqmc", "sfsw", "gxsj",
-];
+const RKXX: [&str; 16] = yici::demo::governance::COLUMNS;
 
 async fn create_rkxx(db: &mut Db, table: &str) {
     let t = db.key_text();
@@ -322,46 +320,31 @@ async fn create_rkxx(db: &mut Db, table: &str) {
     .await;
 }
 
-/// The sample district's governance register as rows of `rkxx`.
+/// The sample district's governance register as rows of `rkxx`, as the
+/// demo writes them.
 fn sample_rows() -> Vec<Vec<Val>> {
     let population = generate_population(&DemoOptions::default());
     records(&population, Department::Governance)
         .map(|r| {
-            let (rylx, hh, yhzgx, wgbm, sqmc, sfsw) = match &r.details {
-                Details::Governance {
-                    residence,
-                    household_number,
-                    relation,
-                    grid_code,
-                    community,
-                    deceased,
-                } => (
-                    residence.label(),
-                    household_number.clone(),
-                    relation.code(),
-                    grid_code.clone(),
-                    *community,
-                    i64::from(*deceased),
-                ),
-                _ => ("户籍", String::new(), "", String::new(), "", 0),
-            };
+            let row = RkxxRow::of(&r);
+            let text = |v: &str| Val::Text(Some(v.to_owned()));
             vec![
-                Val::Int(r.source_key.parse().expect("numeric rkid")),
-                Val::Text(Some(r.name.clone())),
-                Val::Text(Some(r.sex.label().to_owned())),
-                Val::Text(r.document_number.clone()),
-                Val::Text(Some(r.birth_date.format("%Y-%m-%d").to_string())),
-                Val::Text(r.ethnicity.map(|e| format!("{e:02}"))),
-                Val::Text(r.phone.clone()),
-                Val::Text(r.registered_address.clone()),
-                Val::Text(r.current_address.clone()),
-                Val::Text(Some(rylx.to_owned())),
-                Val::Text(Some(hh)),
-                Val::Text(Some(yhzgx.to_owned())),
-                Val::Text(Some(wgbm)),
-                Val::Text(Some(sqmc.to_owned())),
-                Val::Int(sfsw),
-                Val::Ts(r.updated_at.format("%Y-%m-%d %H:%M:%S").to_string()),
+                Val::Int(row.rkid),
+                Val::Text(Some(row.xm)),
+                text(row.xb),
+                Val::Text(row.sfzh),
+                Val::Text(Some(row.csrq)),
+                Val::Text(row.mz.map(str::to_owned)),
+                Val::Text(row.lxdh),
+                Val::Text(row.hjdz),
+                Val::Text(row.xzz),
+                text(row.rylx),
+                Val::Text(Some(row.hh)),
+                text(row.yhzgx),
+                Val::Text(Some(row.wgbm)),
+                text(row.sqmc),
+                Val::Int(row.sfsw),
+                Val::Ts(row.gxsj),
             ]
         })
         .collect()

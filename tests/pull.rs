@@ -250,6 +250,13 @@ fn cjk_digit(i: usize) -> String {
         .collect()
 }
 
+/// A file store in a temp folder (kept alive by the returned guard).
+async fn temp_store() -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("y.db").display());
+    (dir, Store::open(&url).await.unwrap())
+}
+
 fn flaky_standardizer() -> Arc<Standardizer> {
     let text =
         "key = \"id\"\n[fields]\nname = { from = \"name\" }\nphones = { from = \"phone\" }\n";
@@ -260,10 +267,7 @@ fn flaky_standardizer() -> Arc<Standardizer> {
 
 #[tokio::test]
 async fn a_source_dying_midway_keeps_its_cursor_and_the_next_pull_completes_without_duplicates() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&format!("sqlite://{}", dir.path().join("y.db").display()))
-        .await
-        .unwrap();
+    let (_dir, store) = temp_store().await;
     let standardizer = flaky_standardizer();
 
     let run = store.begin_run("pull").await.unwrap();
@@ -308,10 +312,7 @@ async fn a_source_dying_midway_keeps_its_cursor_and_the_next_pull_completes_with
 
 #[tokio::test]
 async fn a_connector_crashing_in_a_full_pull_marks_nothing_gone() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&format!("sqlite://{}", dir.path().join("y.db").display()))
-        .await
-        .unwrap();
+    let (_dir, store) = temp_store().await;
     let standardizer = flaky_standardizer();
     let snapshot = |panic_after| FlakySource {
         mode: PullMode::Snapshot,

@@ -7,7 +7,7 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use serde::Serialize;
 
-use super::{exit, pull, Cli, Output};
+use super::{context, exit, pull, Cli, Output};
 use crate::config::connector::HttpAuth;
 use crate::config::{Config, Connector, Department as ConnectorDepartment, Location, Secret};
 use crate::demo::hr_gateway::{self, GatewayAuth, GatewayHandle};
@@ -37,9 +37,7 @@ struct DemoReport {
 
 pub async fn run(cli: &Cli, args: &DemoArgs, out: &Output) -> Result<i32> {
     let started = Instant::now();
-    let Some((config, standardizers)) = pull::load(cli)? else {
-        return Ok(exit::CONFIG);
-    };
+    let (config, standardizers) = context::load_with_standardizers(cli)?;
     let settings = &config.settings;
     let options = DemoOptions {
         persons: args.persons.unwrap_or(settings.demo_persons),
@@ -67,7 +65,7 @@ pub async fn run(cli: &Cli, args: &DemoArgs, out: &Output) -> Result<i32> {
         }
     }
 
-    let store = pull::open_store(&config).await?;
+    let store = context::open_store(&config).await?;
     let selected: Vec<&Connector> = connectors.iter().collect();
     let (run_id, pulls) = pull::pull_all(
         &store,

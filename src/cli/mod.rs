@@ -2,6 +2,7 @@
 //! module per subcommand, and exit codes.
 
 mod check;
+mod context;
 mod demo;
 mod logging;
 mod output;
@@ -129,6 +130,10 @@ pub fn main() -> i32 {
     match result {
         Ok(code) => code,
         Err(error) => {
+            // A command that could not start has printed why already.
+            if let Some(context::Exit(code)) = error.downcast_ref::<context::Exit>() {
+                return *code;
+            }
             eprintln!("error: {error}");
             for cause in error.chain().skip(1) {
                 eprintln!("  caused by: {cause}");

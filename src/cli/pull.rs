@@ -1,16 +1,14 @@
 //! `yici pull`: fetch, standardize and stage records from department systems.
 
-use std::collections::BTreeMap;
 use std::io::IsTerminal;
-use std::sync::Arc;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use serde::Serialize;
 
+use super::context::{self, Standardizers};
 use super::{exit, Cli, Output};
-use crate::config::{suggest, Config, Connector};
-use crate::mapping::{compile_all, Standardizer};
-use crate::store::{redact_url, RunOutcome, RunStatus, Store};
+use crate::config::Connector;
+use crate::store::{RunOutcome, RunStatus, Store};
 use crate::sync::pull::{pull_source, PullOptions, PullReport};
 
 #[derive(Debug, clap::Args)]
@@ -29,17 +27,9 @@ struct PullSummary {
 }
 
 pub async fn run(cli: &Cli, args: &PullArgs, out: &Output) -> Result<i32> {
-    let Some((config, standardizers)) = load(cli)? else {
-        return Ok(exit::CONFIG);
-    };
-    let connectors = match select(&config, &args.names) {
-        Ok(c) => c,
-        Err(message) => {
-            eprintln!("error: {message}");
-            return Ok(exit::USAGE);
-        }
-    };
-    let store = open_store(&config).await?;
+    let (config, standardizers) = context::load_with_standardizers(cli)?;
+    let connectors = context::select(&config, &args.names)?;
+    let store = context::open_store(&config).await?;
     let options = PullOptions { full: args.full };
     let (run_id, reports) =
         pull_all(&store, &connectors, &standardizers, options, cli, out).await?;
@@ -51,60 +41,6 @@ pub async fn run(cli: &Cli, args: &PullArgs, out: &Output) -> Result<i32> {
     };
     out.emit(&summary, || render(&summary.sources));
     Ok(if failed { exit::PARTIAL } else { exit::OK })
-}
-
-/// A compiled standardizer per mapping name, shared with the threads that
-/// standardize batches.
-pub type Standardizers = BTreeMap<String, Arc<Standardizer>>;
-
-/// The configuration and a compiled standardizer per mapping, or `None`
-/// after printing every configuration error.
-pub fn load(cli: &Cli) -> Result<Option<(Config, Standardizers)>> {
-    let config = match Config::load(&cli.config_dir) {
-        Ok(config) => config,
-        Err(errors) => {
-            eprintln!("{errors}");
-            return Ok(None);
-        }
-    };
-    match compile_all(&config.mappings) {
-        Ok(compiled) => {
-            let compiled = compiled
-                .into_iter()
-                .map(|(k, v)| (k, Arc::new(v)))
-                .collect();
-            Ok(Some((config, compiled)))
-        }
-        Err(errors) => {
-            eprintln!("{}", crate::config::ConfigErrors(errors));
-            Ok(None)
-        }
-    }
-}
-
-/// Opens the configured store, naming it (without its password) on failure.
-pub async fn open_store(config: &Config) -> Result<Store> {
-    let url = &config.settings.store_url;
-    Store::open(url)
-        .await
-        .with_context(|| format!("opening the store {}", redact_url(url)))
-}
-
-/// The connectors named on the command line (all enabled ones when none).
-pub fn select<'c>(config: &'c Config, names: &[String]) -> Result<Vec<&'c Connector>, String> {
-    if names.is_empty() {
-        return Ok(config.connectors.values().filter(|c| c.enabled).collect());
-    }
-    names
-        .iter()
-        .map(|name| {
-            config.connectors.get(name).ok_or_else(|| {
-                let hint =
-                    suggest::did_you_mean(name, config.connectors.keys().map(String::as_str));
-                format!("no connector named `{name}`{hint}")
-            })
-        })
-        .collect()
 }
 
 /// Pulls each connector in turn under one `pull` run, recording the run's
@@ -121,10 +57,7 @@ pub async fn pull_all(
     let show_progress = !cli.quiet && !out.is_json() && std::io::stderr().is_terminal();
     let mut reports = Vec::new();
     for connector in connectors {
-        let standardizer = standardizers
-            .get(&connector.mapping)
-            .cloned()
-            .with_context(|| format!("no compiled mapping `{}`", connector.mapping))?;
+        let standardizer = context::standardizer_for(standardizers, connector)?;
         let bar = show_progress.then(|| {
             let bar = indicatif::ProgressBar::new_spinner();
             bar.set_message(format!(

@@ -3,8 +3,7 @@
 use anyhow::Result;
 use serde::Serialize;
 
-use super::{exit, pull, Cli, Output};
-use crate::config::Config;
+use super::{context, exit, Cli, Output};
 use crate::model::{mask_digits_in_text, mask_id_number};
 
 #[derive(Debug, clap::Args)]
@@ -27,20 +26,11 @@ struct Shown {
 }
 
 pub async fn run(cli: &Cli, args: &QuarantineArgs, out: &Output) -> Result<i32> {
-    let config = match Config::load(&cli.config_dir) {
-        Ok(c) => c,
-        Err(errors) => {
-            eprintln!("{errors}");
-            return Ok(exit::CONFIG);
-        }
-    };
+    let config = context::load_config(cli)?;
     if let Some(name) = &args.name {
-        if let Err(message) = pull::select(&config, std::slice::from_ref(name)) {
-            eprintln!("error: {message}");
-            return Ok(exit::USAGE);
-        }
+        context::select(&config, std::slice::from_ref(name))?;
     }
-    let store = pull::open_store(&config).await?;
+    let store = context::open_store(&config).await?;
     let records = store
         .list_quarantine(args.name.as_deref(), args.limit)
         .await?;

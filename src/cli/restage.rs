@@ -1,9 +1,9 @@
 //! `yici restage`: re-standardize a source's stored payloads after its
 //! mapping changed, without pulling it again.
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 
-use super::{exit, pull, Cli, Output};
+use super::{context, exit, Cli, Output};
 use crate::store::{RunOutcome, RunStatus};
 use crate::sync::restage::restage_source;
 
@@ -15,25 +15,14 @@ pub struct RestageArgs {
 }
 
 pub async fn run(cli: &Cli, args: &RestageArgs, out: &Output) -> Result<i32> {
-    let Some((config, standardizers)) = pull::load(cli)? else {
-        return Ok(exit::CONFIG);
-    };
-    let connectors = match pull::select(&config, &args.names) {
-        Ok(c) => c,
-        Err(message) => {
-            eprintln!("error: {message}");
-            return Ok(exit::USAGE);
-        }
-    };
-    let store = pull::open_store(&config).await?;
+    let (config, standardizers) = context::load_with_standardizers(cli)?;
+    let connectors = context::select(&config, &args.names)?;
+    let store = context::open_store(&config).await?;
     let run_id = store.begin_run("restage").await?;
     let mut reports = Vec::new();
     let mut failure = None;
     for connector in connectors {
-        let standardizer = standardizers
-            .get(&connector.mapping)
-            .cloned()
-            .with_context(|| format!("no compiled mapping `{}`", connector.mapping))?;
+        let standardizer = context::standardizer_for(&standardizers, connector)?;
         match restage_source(&store, run_id, &connector.name, standardizer).await {
             Ok(report) => reports.push(report),
             Err(e) => {

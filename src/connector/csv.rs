@@ -15,9 +15,7 @@ use std::path::{Path, PathBuf};
 use encoding_rs::{DecoderResult, GB18030};
 use serde_json::{Map, Value};
 
-use super::files::{
-    fingerprint, list_files, BatchReader, BatchSink, FingerprintHasher, HashingReader,
-};
+use super::files::{BatchSink, FileReading, FingerprintHasher, HashingReader};
 use super::{
     Batch, BoxFuture, ConnectorError, Origin, PullMode, PullRequest, RawRecord, RowProblem, Source,
 };
@@ -32,8 +30,7 @@ const CHUNK: usize = 1 << 16;
 
 /// A CSV source: see the module docs.
 pub struct CsvSource {
-    mode: PullMode,
-    reader: Option<BatchReader>,
+    reading: FileReading,
 }
 
 /// How one CSV file is read; cloned into the reader thread.
@@ -61,46 +58,35 @@ impl CsvSource {
                 connector.name
             )));
         };
-        let files = list_files(path, &EXTENSIONS)?;
-        if let (Some(cursor), false) = (&request.cursor, request.full) {
-            if *cursor == fingerprint(&files)? {
-                return Ok(CsvSource {
-                    mode: PullMode::Unchanged,
-                    reader: None,
-                });
-            }
-        }
         let options = CsvOptions {
             encoding: *encoding,
             delimiter: *delimiter,
             header_row: (*header_row).max(1),
         };
-        let reader = BatchReader::spawn(&connector.name, move |sink| {
-            let mut hasher = FingerprintHasher::new();
-            for file in &files {
-                hasher = read_file(file, &options, hasher, sink)?;
-            }
-            Ok(hasher.finish())
-        })?;
-        Ok(CsvSource {
-            mode: PullMode::Snapshot,
-            reader: Some(reader),
-        })
+        let reading = FileReading::start(
+            &connector.name,
+            path,
+            &EXTENSIONS,
+            &request,
+            move |files, sink| {
+                let mut hasher = FingerprintHasher::new();
+                for file in files {
+                    hasher = read_file(file, &options, hasher, sink)?;
+                }
+                Ok(hasher.finish())
+            },
+        )?;
+        Ok(CsvSource { reading })
     }
 }
 
 impl Source for CsvSource {
     fn mode(&self) -> PullMode {
-        self.mode
+        self.reading.mode()
     }
 
     fn next_batch(&mut self) -> BoxFuture<'_, Result<Option<Batch>, ConnectorError>> {
-        Box::pin(async move {
-            match &mut self.reader {
-                Some(reader) => reader.next().await,
-                None => Ok(None),
-            }
-        })
+        Box::pin(self.reading.next())
     }
 }
 

@@ -24,7 +24,7 @@ use calamine::{
 };
 use serde_json::{Map, Value};
 
-use super::files::{fingerprint, list_files, BatchReader, BatchSink, FingerprintHasher};
+use super::files::{BatchSink, FileReading, FingerprintHasher};
 use super::{
     Batch, BoxFuture, ConnectorError, Origin, PullMode, PullRequest, RawRecord, RowProblem, Source,
 };
@@ -41,8 +41,7 @@ const MAX_HEADER_ROWS: usize = 5;
 
 /// An Excel source: see the module docs.
 pub struct ExcelSource {
-    mode: PullMode,
-    reader: Option<BatchReader>,
+    reading: FileReading,
     skipped: Arc<AtomicU64>,
 }
 
@@ -78,16 +77,6 @@ impl ExcelSource {
             )));
         };
         let skipped = Arc::new(AtomicU64::new(0));
-        let files = list_files(path, &EXTENSIONS)?;
-        if let (Some(cursor), false) = (&request.cursor, request.full) {
-            if *cursor == fingerprint(&files)? {
-                return Ok(ExcelSource {
-                    mode: PullMode::Unchanged,
-                    reader: None,
-                    skipped,
-                });
-            }
-        }
         let options = ExcelOptions {
             sheet: sheet.clone(),
             sheet_index: *sheet_index,
@@ -100,18 +89,20 @@ impl ExcelSource {
                 .collect(),
         };
         let counter = Arc::clone(&skipped);
-        let reader = BatchReader::spawn(&connector.name, move |sink| {
-            let mut hasher = FingerprintHasher::new();
-            for file in &files {
-                read_workbook(file, &options, &mut hasher, sink, &counter)?;
-            }
-            Ok(hasher.finish())
-        })?;
-        Ok(ExcelSource {
-            mode: PullMode::Snapshot,
-            reader: Some(reader),
-            skipped,
-        })
+        let reading = FileReading::start(
+            &connector.name,
+            path,
+            &EXTENSIONS,
+            &request,
+            move |files, sink| {
+                let mut hasher = FingerprintHasher::new();
+                for file in files {
+                    read_workbook(file, &options, &mut hasher, sink, &counter)?;
+                }
+                Ok(hasher.finish())
+            },
+        )?;
+        Ok(ExcelSource { reading, skipped })
     }
 
     /// Blank and subtotal rows skipped so far (they are not records). Grows
@@ -123,16 +114,11 @@ impl ExcelSource {
 
 impl Source for ExcelSource {
     fn mode(&self) -> PullMode {
-        self.mode
+        self.reading.mode()
     }
 
     fn next_batch(&mut self) -> BoxFuture<'_, Result<Option<Batch>, ConnectorError>> {
-        Box::pin(async move {
-            match &mut self.reader {
-                Some(reader) => reader.next().await,
-                None => Ok(None),
-            }
-        })
+        Box::pin(self.reading.next())
     }
 }
 

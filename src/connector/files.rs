@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-use super::{Batch, ConnectorError, RawRecord, RowProblem};
+use super::{Batch, ConnectorError, PullMode, PullRequest, RawRecord, RowProblem};
 
 /// The files of a source: `path` itself, or the files directly inside the
 /// folder `path` whose extension is one of `extensions` (case-insensitive),
@@ -138,6 +138,57 @@ impl<R: Read> Read for HashingReader<R> {
 pub const BATCH_ROWS: usize = 5_000;
 
 type Reply = tokio::sync::oneshot::Sender<Result<Option<Batch>, ConnectorError>>;
+
+/// What file sources (CSV, Excel) share once opened: nothing to read when the
+/// files are unchanged since the last pull, otherwise a reader thread.
+pub(crate) struct FileReading {
+    mode: PullMode,
+    reader: Option<BatchReader>,
+}
+
+impl FileReading {
+    /// Lists the files of `path`; when their fingerprint equals
+    /// `request.cursor` (and the pull is not `full`) nothing is read at all.
+    /// Otherwise `read` starts at once on a thread named after `what`, with
+    /// the files in order; it returns the fingerprint of what it read.
+    pub(crate) fn start<F>(
+        what: &str,
+        path: &Path,
+        extensions: &[&str],
+        request: &PullRequest,
+        read: F,
+    ) -> Result<Self, ConnectorError>
+    where
+        F: FnOnce(&[PathBuf], &mut BatchSink) -> Result<String, ConnectorError> + Send + 'static,
+    {
+        let files = list_files(path, extensions)?;
+        if let (Some(cursor), false) = (&request.cursor, request.full) {
+            if *cursor == fingerprint(&files)? {
+                return Ok(FileReading {
+                    mode: PullMode::Unchanged,
+                    reader: None,
+                });
+            }
+        }
+        let reader = BatchReader::spawn(what, move |sink| read(&files, sink))?;
+        Ok(FileReading {
+            mode: PullMode::Snapshot,
+            reader: Some(reader),
+        })
+    }
+
+    pub(crate) fn mode(&self) -> PullMode {
+        self.mode
+    }
+
+    /// The next batch; `None` at the end, or at once when unchanged.
+    pub(crate) async fn next(&mut self) -> Result<Option<Batch>, ConnectorError> {
+        match &mut self.reader {
+            Some(reader) => reader.next().await,
+            None => Ok(None),
+        }
+    }
+}
 
 /// The async end of a file reader running on its own thread.
 ///

@@ -43,7 +43,7 @@ CREATE INDEX idx_rkxx_gxsj ON rkxx (gxsj);
 ";
 
 /// Columns of `rkxx`, in order.
-pub(crate) const COLUMNS: [&str; 16] = [
+pub const COLUMNS: [&str; 16] = [
     "rkid", "xm", "xb", "sfzh", "csrq", "mz", "lxdh", "hjdz", "xzz", "rylx", "hh", "yhzgx", "wgbm",
     "sqmc", "sfsw", "gxsj",
 ];
@@ -104,7 +104,7 @@ pub(crate) async fn write(dir: &Path, pop: &Population) -> Result<Written, DemoE
         };
         let mut query = sqlx::query(statement);
         for r in &batch {
-            let row = Row::of(r);
+            let row = RkxxRow::of(r);
             query = query
                 .bind(row.rkid)
                 .bind(row.xm)
@@ -145,28 +145,31 @@ fn insert_sql(rows: usize) -> String {
     )
 }
 
-/// One `rkxx` row as bound.
-struct Row {
-    rkid: i64,
-    xm: String,
-    xb: &'static str,
-    sfzh: Option<String>,
-    csrq: String,
-    mz: Option<&'static str>,
-    lxdh: Option<String>,
-    hjdz: Option<String>,
-    xzz: Option<String>,
-    rylx: &'static str,
-    hh: String,
-    yhzgx: &'static str,
-    wgbm: String,
-    sqmc: &'static str,
-    sfsw: i64,
-    gxsj: String,
+/// One `rkxx` row, as the register holds it; tests load the same rows into
+/// PostgreSQL and MariaDB.
+#[derive(Debug, Clone)]
+pub struct RkxxRow {
+    pub rkid: i64,
+    pub xm: String,
+    pub xb: &'static str,
+    pub sfzh: Option<String>,
+    pub csrq: String,
+    pub mz: Option<&'static str>,
+    pub lxdh: Option<String>,
+    pub hjdz: Option<String>,
+    pub xzz: Option<String>,
+    pub rylx: &'static str,
+    pub hh: String,
+    pub yhzgx: &'static str,
+    pub wgbm: String,
+    pub sqmc: &'static str,
+    pub sfsw: i64,
+    pub gxsj: String,
 }
 
-impl Row {
-    fn of(r: &DemoRecord) -> Row {
+impl RkxxRow {
+    /// The row a governance record is written as.
+    pub fn of(r: &DemoRecord) -> RkxxRow {
         let b = r.birth_date;
         let (rylx, hh, yhzgx, wgbm, sqmc, sfsw) = match &r.details {
             Details::Governance {
@@ -186,7 +189,7 @@ impl Row {
             ),
             _ => ("户籍", String::new(), "", String::new(), "", 0),
         };
-        Row {
+        RkxxRow {
             rkid: r.source_key.parse().unwrap_or_default(),
             xm: r.name.clone(),
             xb: r.sex.label(),

@@ -15,7 +15,7 @@
 //! [`generate_population`] and [`records`] give the same data in memory.
 
 mod civil_affairs;
-mod governance;
+pub mod governance;
 mod health;
 mod hr;
 pub mod hr_gateway;

@@ -5,8 +5,21 @@ use sha2::{Digest, Sha256};
 
 /// SHA-256 of `bytes` as 64 lower-case hex digits.
 pub fn content_hash(bytes: &[u8]) -> String {
+    content_hash_parts(&[bytes])
+}
+
+/// [`content_hash`] of several documents at once, separated by a NUL byte so
+/// that moving bytes from one part to the next changes the hash.
+pub fn content_hash_parts(parts: &[&[u8]]) -> String {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    let digest = Sha256::digest(bytes);
+    let mut hasher = Sha256::new();
+    for (i, part) in parts.iter().enumerate() {
+        if i > 0 {
+            hasher.update([0u8]);
+        }
+        hasher.update(part);
+    }
+    let digest = hasher.finalize();
     let mut out = String::with_capacity(64);
     for byte in digest {
         out.push(char::from(HEX[usize::from(byte >> 4)]));

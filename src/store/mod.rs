@@ -84,7 +84,7 @@ mod staging;
 mod summary;
 
 pub use error::{Result, StoreError};
-pub use hash::{content_hash, content_hash_json};
+pub use hash::{content_hash, content_hash_json, content_hash_parts};
 pub use master_index::{DecidedBy, Event, Link, Master, MasterStatus, NewEvent};
 pub use migrate::ColumnInfo;
 pub use outbox::{NewOutbox, OutboxItem, OutboxStatus};

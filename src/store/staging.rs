@@ -46,8 +46,9 @@ pub struct StageInput {
     /// Non-fatal problems found while standardizing, as JSON text (`[]`
     /// when there are none).
     pub problems: String,
-    /// Hash of the canonical record (see [`super::content_hash_json`]);
-    /// decides changed vs unchanged.
+    /// Hash of the record's content, computed by the caller (the pull hashes
+    /// raw and canonical text with [`super::content_hash_parts`]); decides
+    /// changed vs unchanged.
     pub content_hash: String,
     /// The source's own last-modified value, verbatim, if it has one.
     pub source_updated_at: Option<String>,

@@ -2,11 +2,11 @@
 //! serialized, hashed; unusable rows become quarantine entries with their
 //! position, never dropped.
 
-use sha2::{Digest, Sha256};
-
 use crate::connector::{Batch, Origin, RowProblem};
 use crate::mapping::{Outcome, Standardizer};
-use crate::store::{QuarantineInput, RunId, StageCounts, StageInput, Store, StoreError};
+use crate::store::{
+    content_hash_parts, QuarantineInput, RunId, StageCounts, StageInput, Store, StoreError,
+};
 
 /// A batch made ready for the store.
 pub struct Prepared {
@@ -38,10 +38,15 @@ impl Prepared {
     }
 }
 
+/// Cores to standardize on, looked up once: on Linux the lookup reads cgroup
+/// files, which is not work to repeat for every batch.
+static THREADS: std::sync::LazyLock<usize> =
+    std::sync::LazyLock::new(|| std::thread::available_parallelism().map_or(1, usize::from));
+
 /// Standardizes a batch on every core and serializes what the store needs.
 pub fn prepare(batch: Batch, standardizer: &Standardizer) -> Prepared {
     let rows = (batch.records.len() + batch.problems.len()) as u64;
-    let threads = std::thread::available_parallelism().map_or(1, usize::from);
+    let threads = *THREADS;
     let chunk = batch.records.len().div_ceil(threads).max(256);
     let mut staged = Vec::with_capacity(batch.records.len());
     let mut quarantined = Vec::new();
@@ -93,7 +98,9 @@ fn standardize_one(
             let canonical = serde_json::to_string(&s.record).unwrap_or_else(|_| "{}".to_string());
             let problems: Vec<String> = s.problems.iter().map(ToString::to_string).collect();
             let problems = serde_json::to_string(&problems).unwrap_or_else(|_| "[]".to_string());
-            let content_hash = content_hash(&raw, &canonical);
+            // Changes in what was pulled *or* in how it standardizes (after
+            // a mapping fix) both re-stage the record.
+            let content_hash = content_hash_parts(&[raw.as_bytes(), canonical.as_bytes()]);
             Ok(StageInput {
                 source_key: s.source_key,
                 raw,
@@ -134,14 +141,4 @@ fn unreadable(standardizer: &Standardizer, problem: &RowProblem) -> QuarantineIn
 /// A stable stand-in key for a row without a readable key: its position.
 fn position_key(origin: &Origin) -> String {
     format!("@{origin}")
-}
-
-/// Detects change in what was pulled *or* in how it standardizes (after a
-/// mapping fix), so either one re-stages the record.
-fn content_hash(raw: &str, canonical: &str) -> String {
-    let mut hasher = Sha256::new();
-    hasher.update(raw.as_bytes());
-    hasher.update([0u8]);
-    hasher.update(canonical.as_bytes());
-    format!("{:x}", hasher.finalize())
 }
