@@ -10,6 +10,8 @@ pub mod config;
 pub mod connector;
 pub mod demo;
 pub mod mapping;
+pub mod master;
+pub mod matching;
 
 pub mod model;
 pub mod store;

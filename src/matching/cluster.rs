@@ -1,0 +1,310 @@
+//! Clustering that does not chain. Plain connected components over links
+//! merge two different people through one record that lacks an identity
+//! number (a household member, a twin, a namesake with the same birth
+//! date): that is where Splink's false merges come from. Here links are
+//! taken strongest first, and two clusters are joined only if nothing
+//! forbids it:
+//!
+//! * they would hold two valid identity numbers more than one typo apart;
+//! * a steward's cannot-link separates a member of one from a member of the
+//!   other, or they are anchored to different masters by stewards' manual
+//!   links;
+//! * some pair across them scored below the veto weight (strong evidence
+//!   they are different people).
+//!
+//! Stewards' must-links are applied first and unconditionally.
+
+use super::compare::ids_conflict;
+
+/// A scored pair (indices into the record list).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Edge {
+    pub a: u32,
+    pub b: u32,
+    pub weight: f64,
+}
+
+/// What constrains clustering besides the scores.
+#[derive(Debug, Clone, Default)]
+pub struct Constraints {
+    /// Pairs a steward declared the same person.
+    pub must_link: Vec<(u32, u32)>,
+    /// Pairs a steward declared different people.
+    pub cannot_link: Vec<(u32, u32)>,
+    /// Per record, the master a steward linked it to by hand (as an index
+    /// into the caller's list of such masters).
+    pub anchors: Vec<Option<u32>>,
+}
+
+/// Why an edge above the link threshold was not followed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// Two different valid identity numbers would end in one cluster.
+    IdConflict,
+    /// A steward's cannot-link or conflicting manual links.
+    Steward,
+    /// A pair across the clusters scored below the veto weight.
+    Veto,
+}
+
+/// The clustering of one set of records.
+#[derive(Debug, Clone, Default)]
+pub struct Clustering {
+    /// Cluster label per record: the smallest record index in its cluster.
+    pub labels: Vec<u32>,
+    /// Link edges that were refused, with the reason.
+    pub refused: Vec<(Edge, Refusal)>,
+}
+
+struct Cluster {
+    members: Vec<u32>,
+    ids: Vec<u32>,
+    anchor: Option<u32>,
+}
+
+/// Clusters `n` records. `valid_ids[i]` is record i's valid identity
+/// number (as an index into a table of distinct numbers, `id_text`);
+/// `edges` are all scored pairs; those at or above `link` are followed,
+/// those below `veto` forbid joining their endpoints' clusters.
+pub fn cluster(
+    n: usize,
+    valid_ids: &[Option<u32>],
+    id_text: &[&str],
+    edges: &[Edge],
+    link: f64,
+    veto: f64,
+    constraints: &Constraints,
+) -> Clustering {
+    let mut parent: Vec<u32> = (0..n as u32).collect();
+    let mut clusters: Vec<Option<Cluster>> = (0..n)
+        .map(|i| {
+            Some(Cluster {
+                members: vec![i as u32],
+                ids: valid_ids[i].into_iter().collect(),
+                anchor: constraints.anchors.get(i).copied().flatten(),
+            })
+        })
+        .collect();
+    // Per record: partners it must not share a cluster with.
+    let mut apart: Vec<Vec<u32>> = vec![Vec::new(); n];
+    for &(a, b) in &constraints.cannot_link {
+        apart[a as usize].push(b);
+        apart[b as usize].push(a);
+    }
+    let mut vetoes: Vec<Vec<u32>> = vec![Vec::new(); n];
+    for e in edges.iter().filter(|e| e.weight < veto) {
+        vetoes[e.a as usize].push(e.b);
+        vetoes[e.b as usize].push(e.a);
+    }
+
+    let mut refused = Vec::new();
+    for &(a, b) in &constraints.must_link {
+        let (ra, rb) = (find_root(&mut parent, a), find_root(&mut parent, b));
+        if ra != rb {
+            union(&mut parent, &mut clusters, ra, rb);
+        }
+    }
+    let mut links: Vec<&Edge> = edges.iter().filter(|e| e.weight >= link).collect();
+    links.sort_by(|x, y| {
+        y.weight
+            .total_cmp(&x.weight)
+            .then(x.a.cmp(&y.a))
+            .then(x.b.cmp(&y.b))
+    });
+    for e in links {
+        let (ra, rb) = (find_root(&mut parent, e.a), find_root(&mut parent, e.b));
+        if ra == rb {
+            continue;
+        }
+        let (ca, cb) = (
+            clusters[ra as usize].as_ref().expect("root has a cluster"),
+            clusters[rb as usize].as_ref().expect("root has a cluster"),
+        );
+        let refusal = if ca.ids.iter().any(|&x| {
+            cb.ids
+                .iter()
+                .any(|&y| ids_conflict(id_text[x as usize], id_text[y as usize]))
+        }) {
+            Some(Refusal::IdConflict)
+        } else if matches!((ca.anchor, cb.anchor), (Some(x), Some(y)) if x != y)
+            || crosses(&mut parent, (ca, ra), (cb, rb), &apart)
+        {
+            Some(Refusal::Steward)
+        } else if crosses(&mut parent, (ca, ra), (cb, rb), &vetoes) {
+            Some(Refusal::Veto)
+        } else {
+            None
+        };
+        match refusal {
+            Some(r) => refused.push((*e, r)),
+            None => union(&mut parent, &mut clusters, ra, rb),
+        }
+    }
+    let labels = (0..n as u32)
+        .map(|i| {
+            let root = find_root(&mut parent, i);
+            clusters[root as usize]
+                .as_ref()
+                .map_or(root, |c| *c.members.iter().min().expect("non-empty"))
+        })
+        .collect();
+    Clustering { labels, refused }
+}
+
+/// Whether any member of cluster `a` (root `ra`) has a partner (in
+/// `partners`) inside cluster `b` (root `rb`). Walks the smaller side.
+fn crosses(
+    parent: &mut [u32],
+    (a, ra): (&Cluster, u32),
+    (b, rb): (&Cluster, u32),
+    partners: &[Vec<u32>],
+) -> bool {
+    let (small, other_root) = if a.members.len() <= b.members.len() {
+        (a, rb)
+    } else {
+        (b, ra)
+    };
+    small.members.iter().any(|&m| {
+        partners[m as usize]
+            .iter()
+            .any(|&p| find_root(parent, p) == other_root)
+    })
+}
+
+fn find_root(parent: &mut [u32], mut x: u32) -> u32 {
+    while parent[x as usize] != x {
+        let p = parent[parent[x as usize] as usize];
+        parent[x as usize] = p;
+        x = p;
+    }
+    x
+}
+
+fn union(parent: &mut [u32], clusters: &mut [Option<Cluster>], ra: u32, rb: u32) {
+    let size =
+        |r: u32, c: &[Option<Cluster>]| c[r as usize].as_ref().map_or(0, |c| c.members.len());
+    let (big, small) = if size(ra, clusters) >= size(rb, clusters) {
+        (ra, rb)
+    } else {
+        (rb, ra)
+    };
+    let moved = clusters[small as usize].take().expect("root has a cluster");
+    parent[small as usize] = big;
+    let target = clusters[big as usize].as_mut().expect("root has a cluster");
+    target.members.extend(moved.members);
+    for id in moved.ids {
+        if !target.ids.contains(&id) {
+            target.ids.push(id);
+        }
+    }
+    target.anchor = target.anchor.or(moved.anchor);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn e(a: u32, b: u32, weight: f64) -> Edge {
+        Edge { a, b, weight }
+    }
+
+    fn groups(c: &Clustering) -> Vec<Vec<u32>> {
+        let mut map: std::collections::BTreeMap<u32, Vec<u32>> = Default::default();
+        for (i, &l) in c.labels.iter().enumerate() {
+            map.entry(l).or_default().push(i as u32);
+        }
+        map.into_values().collect()
+    }
+
+    #[test]
+    fn links_form_clusters() {
+        let c = cluster(
+            4,
+            &[None; 4],
+            &[],
+            &[e(0, 1, 20.0), e(1, 2, 15.0), e(2, 3, 5.0)],
+            12.0,
+            -10.0,
+            &Constraints::default(),
+        );
+        assert_eq!(groups(&c), vec![vec![0, 1, 2], vec![3]]);
+    }
+
+    #[test]
+    fn does_not_chain_two_identity_numbers() {
+        // Twin A (id 0), twin B (id 1), and a record without an id that
+        // links to both: it joins the stronger, the twins stay apart.
+        let ids = ["330203200501011234", "330203200501011250"];
+        let c = cluster(
+            3,
+            &[Some(0), Some(1), None],
+            &ids,
+            &[e(0, 2, 18.0), e(1, 2, 14.0)],
+            12.0,
+            -10.0,
+            &Constraints::default(),
+        );
+        assert_eq!(groups(&c), vec![vec![0, 2], vec![1]]);
+        assert_eq!(c.refused, vec![(e(1, 2, 14.0), Refusal::IdConflict)]);
+    }
+
+    #[test]
+    fn one_typo_apart_is_the_same_number() {
+        let ids = ["11010519491231002X", "11010519491231003X"];
+        let c = cluster(
+            2,
+            &[Some(0), Some(1)],
+            &ids,
+            &[e(0, 1, 15.0)],
+            12.0,
+            -10.0,
+            &Constraints::default(),
+        );
+        assert_eq!(groups(&c), vec![vec![0, 1]]);
+    }
+
+    #[test]
+    fn a_strong_disagreement_vetoes_a_chain() {
+        // 0–1 and 1–2 link, but 0 and 2 are clearly different people.
+        let c = cluster(
+            3,
+            &[None; 3],
+            &[],
+            &[e(0, 1, 20.0), e(1, 2, 13.0), e(0, 2, -15.0)],
+            12.0,
+            -10.0,
+            &Constraints::default(),
+        );
+        assert_eq!(groups(&c), vec![vec![0, 1], vec![2]]);
+        assert_eq!(c.refused[0].1, Refusal::Veto);
+    }
+
+    #[test]
+    fn steward_decisions_come_first() {
+        let constraints = Constraints {
+            must_link: vec![(2, 3)],
+            cannot_link: vec![(0, 1)],
+            anchors: vec![None, None, Some(0), Some(1)],
+        };
+        let c = cluster(
+            4,
+            &[None; 4],
+            &[],
+            &[e(0, 1, 30.0), e(1, 2, 14.0)],
+            12.0,
+            -10.0,
+            &constraints,
+        );
+        // The must-link joins 2 and 3 despite their different anchors; the
+        // cannot-link keeps 0 and 1 apart despite a strong score.
+        assert_eq!(groups(&c), vec![vec![0], vec![1, 2, 3]]);
+
+        let anchored = Constraints {
+            anchors: vec![Some(0), Some(1)],
+            ..Constraints::default()
+        };
+        let c = cluster(2, &[None; 2], &[], &[e(0, 1, 30.0)], 12.0, -10.0, &anchored);
+        assert_eq!(groups(&c), vec![vec![0], vec![1]]);
+        assert_eq!(c.refused[0].1, Refusal::Steward);
+    }
+}

@@ -1,0 +1,253 @@
+//! One resolution in memory: block, score every candidate pair on every
+//! core, cluster without chaining, and pick the pairs a steward should
+//! see. The store-facing run (`sync::resolve`) and the accuracy harness
+//! (`yici eval --sweep`) both go through here.
+
+use std::borrow::Borrow;
+use std::collections::{HashMap, HashSet};
+
+use serde::Serialize;
+
+use super::blocking::{candidate_pairs, BlockingOptions, RuleReport};
+use super::cluster::{cluster, Clustering, Constraints, Edge, Refusal};
+use super::features::Features;
+use super::score::{Scorer, Thresholds};
+
+/// Matching settings from `[matching]` in `yici.toml`.
+#[derive(Debug, Clone)]
+pub struct MatchSettings {
+    pub blocking: BlockingOptions,
+    pub thresholds: Thresholds,
+    /// A pair scoring below this keeps its two records' clusters apart.
+    pub veto_weight: f64,
+    /// An identity number carried by records with this many different
+    /// names is generic (a placeholder) and stops counting as evidence.
+    pub generic_id_names: usize,
+}
+
+impl Default for MatchSettings {
+    fn default() -> Self {
+        MatchSettings {
+            blocking: BlockingOptions::default(),
+            thresholds: Thresholds {
+                upper: 12.0,
+                lower: 4.0,
+            },
+            veto_weight: -6.0,
+            generic_id_names: 3,
+        }
+    }
+}
+
+/// A scored candidate pair.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct ScoredPair {
+    pub a: u32,
+    pub b: u32,
+    pub weight: f64,
+    /// A hard rule forbids linking the pair.
+    pub cannot_link: bool,
+}
+
+/// What one resolution found.
+#[derive(Debug, Clone, Default)]
+pub struct Resolved {
+    pub pairs: Vec<ScoredPair>,
+    pub clustering: Clustering,
+    /// Pairs a steward should look at: in the review band and left apart,
+    /// or above the link threshold but refused for a strong disagreement.
+    pub reviews: Vec<ScoredPair>,
+    pub blocking: Vec<RuleReport>,
+}
+
+/// Identity numbers shared by records with `min_names` or more different
+/// names (pinyin, so variant spellings of one name count once).
+pub fn generic_ids<F: Borrow<Features>>(records: &[F], min_names: usize) -> HashSet<String> {
+    let mut names: HashMap<&str, HashSet<&str>> = HashMap::new();
+    for f in records {
+        let f = f.borrow();
+        if let (Some(id), Some(name)) = (&f.id, &f.name) {
+            names.entry(&id.number).or_default().insert(&name.pinyin);
+        }
+    }
+    names
+        .into_iter()
+        .filter(|(_, n)| n.len() >= min_names.max(2))
+        .map(|(id, _)| id.to_owned())
+        .collect()
+}
+
+/// Scores pairs on every core.
+pub fn score_pairs<F: Borrow<Features> + Sync>(
+    records: &[F],
+    pairs: &[(u32, u32)],
+    scorer: &Scorer,
+) -> Vec<ScoredPair> {
+    let threads = std::thread::available_parallelism().map_or(1, usize::from);
+    let chunk = pairs.len().div_ceil(threads).max(1);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = pairs
+            .chunks(chunk)
+            .map(|part| {
+                scope.spawn(move || {
+                    part.iter()
+                        .map(|&(a, b)| {
+                            let s = scorer
+                                .score(records[a as usize].borrow(), records[b as usize].borrow());
+                            ScoredPair {
+                                a,
+                                b,
+                                weight: s.weight,
+                                cannot_link: s.cannot_link,
+                            }
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("scoring thread panicked"))
+            .collect()
+    })
+}
+
+/// Resolves `records` from scratch: block, score, cluster.
+pub fn resolve<F: Borrow<Features> + Sync>(
+    records: &[F],
+    scorer: &Scorer,
+    constraints: &Constraints,
+    settings: &MatchSettings,
+) -> Resolved {
+    let candidates = candidate_pairs(records, &settings.blocking, None);
+    let pairs = score_pairs(records, &candidates.pairs, scorer);
+    let clustering = cluster_pairs(records, &pairs, constraints, settings, settings.thresholds);
+    let reviews = reviews(&pairs, &clustering, settings.thresholds);
+    Resolved {
+        pairs,
+        clustering,
+        reviews,
+        blocking: candidates.rules,
+    }
+}
+
+/// Clusters scored pairs at the given thresholds (the sweep re-clusters
+/// one scoring at many).
+pub fn cluster_pairs<F: Borrow<Features>>(
+    records: &[F],
+    pairs: &[ScoredPair],
+    constraints: &Constraints,
+    settings: &MatchSettings,
+    thresholds: Thresholds,
+) -> Clustering {
+    let mut id_index: HashMap<&str, u32> = HashMap::new();
+    let mut id_text: Vec<&str> = Vec::new();
+    let valid_ids: Vec<Option<u32>> = records
+        .iter()
+        .map(|f| {
+            f.borrow().valid_id().map(|id| {
+                *id_index.entry(id).or_insert_with(|| {
+                    id_text.push(id);
+                    (id_text.len() - 1) as u32
+                })
+            })
+        })
+        .collect();
+    let edges: Vec<Edge> = pairs
+        .iter()
+        .map(|p| Edge {
+            a: p.a,
+            b: p.b,
+            weight: if p.cannot_link {
+                f64::NEG_INFINITY
+            } else {
+                p.weight
+            },
+        })
+        .collect();
+    cluster(
+        records.len(),
+        &valid_ids,
+        &id_text,
+        &edges,
+        thresholds.upper,
+        settings.veto_weight,
+        constraints,
+    )
+}
+
+/// The pairs a steward should see, strongest first.
+pub fn reviews(pairs: &[ScoredPair], clustering: &Clustering, t: Thresholds) -> Vec<ScoredPair> {
+    let labels = &clustering.labels;
+    let vetoed: HashSet<(u32, u32)> = clustering
+        .refused
+        .iter()
+        .filter(|(_, r)| *r == Refusal::Veto)
+        .map(|(e, _)| (e.a, e.b))
+        .collect();
+    let mut out: Vec<ScoredPair> = pairs
+        .iter()
+        .filter(|p| !p.cannot_link && labels[p.a as usize] != labels[p.b as usize])
+        .filter(|p| (p.weight >= t.lower && p.weight < t.upper) || vetoed.contains(&(p.a, p.b)))
+        .copied()
+        .collect();
+    out.sort_by(|x, y| {
+        y.weight
+            .total_cmp(&x.weight)
+            .then(x.a.cmp(&y.a))
+            .then(x.b.cmp(&y.b))
+    });
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::matching::model::MatchModel;
+    use crate::matching::testing::{district_frequencies, features as f, id, valid};
+
+    #[test]
+    fn twins_and_their_id_less_records_stay_apart() {
+        let home = "鼓楼街道中山社区23幢502室";
+        let records = vec![
+            // Twin A in the police register and health, twin B likewise;
+            // health has no identity numbers.
+            f(
+                serde_json::json!({"id_document": id(&valid("33020320050101123")), "name": "王大明", "sex": "male", "phones": ["13812345678"], "current_address": home}),
+            ),
+            f(
+                serde_json::json!({"name": "王大明", "birth_date": "2005-01-01", "sex": "male", "phones": ["13812345678"], "current_address": home}),
+            ),
+            f(
+                serde_json::json!({"id_document": id(&valid("33020320050101125")), "name": "王小明", "sex": "male", "phones": ["13812345678"], "current_address": home}),
+            ),
+            f(
+                serde_json::json!({"name": "王小明", "birth_date": "2005-01-01", "sex": "male", "phones": ["13812345678"], "current_address": home}),
+            ),
+        ];
+        let settings = MatchSettings::default();
+        let scorer = Scorer::new(
+            &MatchModel::default(),
+            100_000,
+            district_frequencies(&records),
+            generic_ids(&records, 3),
+            settings.thresholds,
+        );
+        let r = resolve(&records, &scorer, &Constraints::default(), &settings);
+        let l = &r.clustering.labels;
+        assert_eq!(l[0], l[1]);
+        assert_eq!(l[2], l[3]);
+        assert_ne!(l[0], l[2]);
+    }
+
+    #[test]
+    fn placeholder_ids_are_generic() {
+        let records: Vec<Features> = ["张伟", "李娜", "王芳", "王芳"]
+            .iter()
+            .map(|n| f(serde_json::json!({"id_document": id("000000000000000000"), "name": n})))
+            .collect();
+        let generic = generic_ids(&records, 3);
+        assert!(generic.contains("000000000000000000"));
+        assert!(generic_ids(&records[2..], 3).is_empty());
+    }
+}
