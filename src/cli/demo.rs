@@ -7,13 +7,16 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use serde::Serialize;
 
-use super::{context, exit, pull, Cli, Output};
+use super::{context, exit, pull, reconcile, Cli, Output};
 use crate::config::connector::HttpAuth;
 use crate::config::{Config, Connector, Department as ConnectorDepartment, Location, Secret};
 use crate::demo::hr_gateway::{self, GatewayAuth, GatewayHandle};
 use crate::demo::{DemoOptions, DemoSummary, Department};
 use crate::store::{redact_url, StoreSummary};
+use crate::matching::eval::{pairwise, Metrics, Truth};
+use crate::store::Store;
 use crate::sync::pull::{PullOptions, PullReport};
+use crate::sync::resolve::ResolveReport;
 
 #[derive(Debug, clap::Args)]
 pub struct DemoArgs {
@@ -31,7 +34,10 @@ struct DemoReport {
     store: String,
     pull_run_id: i64,
     pulls: Vec<PullReport>,
+    resolve: ResolveReport,
     staged: StoreSummary,
+    /// The resolution scored against the sample's `truth.csv`.
+    accuracy: Metrics,
     seconds: f64,
 }
 
@@ -79,7 +85,9 @@ pub async fn run(cli: &Cli, args: &DemoArgs, out: &Output) -> Result<i32> {
     for gateway in gateways {
         gateway.stop().await.context("stopping the sample HR API")?;
     }
+    let resolve = reconcile::reconcile(&config, &store, false).await?;
     let staged = store.summary().await?;
+    let accuracy = score_against_truth(&store, &sample.truth).await?;
     store.close().await;
 
     let failed = pulls.iter().any(|p| p.error.is_some());
@@ -88,11 +96,31 @@ pub async fn run(cli: &Cli, args: &DemoArgs, out: &Output) -> Result<i32> {
         store: redact_url(&settings.store_url),
         pull_run_id: run_id.0,
         pulls,
+        resolve,
         staged,
+        accuracy,
         seconds: started.elapsed().as_secs_f64(),
     };
     out.emit(&report, || human(&config, &report));
     Ok(if failed { exit::PARTIAL } else { exit::OK })
+}
+
+/// Pairwise precision, recall and F1 of the store's links against the
+/// sample's ground truth.
+async fn score_against_truth(store: &Store, truth: &Path) -> Result<Metrics> {
+    let truth = Truth::load(truth)?;
+    let (mut masters, mut persons) = (Vec::new(), Vec::new());
+    let mut after = 0;
+    loop {
+        let page = store.record_links(after, 50_000).await?;
+        let Some(last) = page.last() else { break };
+        after = last.id;
+        for r in page {
+            persons.push(truth.person(&r.source, &r.source_key).map(str::to_owned));
+            masters.push(r.master_id.unwrap_or_else(|| format!("unresolved:{}", r.id)));
+        }
+    }
+    Ok(pairwise(&masters, &persons))
 }
 
 /// Starts the sample district's HR gateway for an HTTP connector, with the
@@ -163,8 +191,28 @@ fn human(config: &Config, report: &DemoReport) -> String {
     let quarantined: u64 = report.pulls.iter().map(|p| p.quarantined).sum();
     let pulled: u64 = report.pulls.iter().map(|p| p.pulled).sum();
     text.push_str(&format!(
-        "\n{pulled} records pulled = {staged} staged + {quarantined} quarantined (`yici quarantine` lists why).\nDone in {:.1}s.\n",
-        report.seconds
+        "\n{pulled} records pulled = {staged} staged + {quarantined} quarantined (`yici quarantine` lists why).\n",
     ));
+    let r = &report.resolve;
+    let a = &report.accuracy;
+    text.push_str(&format!(
+        "\nResolved: {} residents found in {} records (the sample has {} persons); \
+         {} pairs await a steward's review.\n\
+         Against the sample's truth: pairwise precision {:.4}, recall {:.4}, F1 {:.4} \
+         ({} false merges, {} missed links; `yici eval --truth {}` for causes).\n\
+         Resolution took {:.1}s.\n",
+        report.staged.masters,
+        r.records,
+        s.persons,
+        report.staged.pending_reviews,
+        a.precision,
+        a.recall,
+        a.f1,
+        a.false_positives,
+        a.false_negatives,
+        shown(&s.truth),
+        r.timings.total,
+    ));
+    text.push_str(&format!("Done in {:.1}s.\n", report.seconds));
     text
 }

@@ -1,14 +1,20 @@
 //! The `yici` command line: argument parsing, logging set-up, dispatch to one
 //! module per subcommand, and exit codes.
 
+mod blocking;
 mod check;
 mod context;
 mod demo;
+mod eval;
+mod explain;
+mod export;
 mod logging;
 mod output;
 mod pull;
 mod quarantine;
+mod reconcile;
 mod restage;
+mod train;
 
 use std::path::PathBuf;
 
@@ -89,7 +95,19 @@ pub enum Command {
     Quarantine(quarantine::QuarantineArgs),
     /// Re-standardize stored records after a mapping change, without pulling.
     Restage(restage::RestageArgs),
-    /// Write the synthetic sample district, serve its HR API and pull all four sources.
+    /// Resolve staged records into the master index (incremental; --full re-resolves all).
+    Reconcile(reconcile::ReconcileArgs),
+    /// Estimate the match model (m and u per comparison level) from the staged records.
+    Train(train::TrainArgs),
+    /// Show the candidate pairs each blocking rule produces and the largest blocks.
+    Blocking(blocking::BlockingArgs),
+    /// Explain the match weight between two records or masters, term by term.
+    Explain(explain::ExplainArgs),
+    /// Score the resolution against a ground truth (pairwise precision, recall, F1).
+    Eval(eval::EvalArgs),
+    /// Export resolution results (`links`: source, key, master for every record).
+    Export(export::ExportArgs),
+    /// Write the synthetic sample district, serve its HR API, pull all four sources and resolve.
     Demo(demo::DemoArgs),
 }
 
@@ -124,6 +142,12 @@ pub fn main() -> i32 {
             Command::Pull(args) => pull::run(&cli, args, &out).await,
             Command::Quarantine(args) => quarantine::run(&cli, args, &out).await,
             Command::Restage(args) => restage::run(&cli, args, &out).await,
+            Command::Reconcile(args) => reconcile::run(&cli, args, &out).await,
+            Command::Train(args) => train::run(&cli, args, &out).await,
+            Command::Blocking(args) => blocking::run(&cli, args, &out).await,
+            Command::Explain(args) => explain::run(&cli, args, &out).await,
+            Command::Eval(args) => eval::run(&cli, args, &out).await,
+            Command::Export(args) => export::run(&cli, args, &out).await,
             Command::Demo(args) => demo::run(&cli, args, &out).await,
         }
     });

@@ -9,6 +9,8 @@ use super::document::Document;
 use super::error::ConfigError;
 use super::expand::{self, Environment};
 use super::schedule::Schedule;
+use super::suggest::closest;
+use crate::matching::{BlockingOptions, BlockingRule, MatchSettings, Thresholds};
 
 /// `config/yici.toml` as written by the operator.
 #[derive(Debug, Deserialize)]
@@ -41,6 +43,7 @@ pub struct StoreSection {
 
 /// Match-weight thresholds (log2 odds): at or above `upper` two records are
 /// linked, below `lower` they are distinct, in between a steward reviews.
+/// The rest tunes blocking and clustering; the defaults suit a district.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MatchingSection {
@@ -48,6 +51,41 @@ pub struct MatchingSection {
     pub upper_threshold: f64,
     #[serde(default = "default_lower")]
     pub lower_threshold: f64,
+    /// A pair scoring below this keeps the two records' clusters apart.
+    #[serde(default = "default_veto")]
+    pub veto_weight: f64,
+    /// Blocking rules, OR-ed, in order.
+    pub blocking: Option<Vec<String>>,
+    /// Blocks with more records are skipped (and reported).
+    #[serde(default = "default_max_block")]
+    pub max_block_size: usize,
+    /// An identity number carried under this many different names is a
+    /// placeholder and stops counting as evidence.
+    #[serde(default = "default_generic_id_names")]
+    pub generic_id_names: usize,
+    /// The trained model (`yici train` writes it); defaults apply while it
+    /// does not exist. Relative to the state directory.
+    #[serde(default = "default_model")]
+    pub model: String,
+    /// Optional `name,frequency` CSV overriding name frequencies counted
+    /// from the data. Relative to the configuration root.
+    pub name_frequencies: Option<String>,
+}
+
+fn default_veto() -> f64 {
+    crate::matching::MatchSettings::default().veto_weight
+}
+
+fn default_max_block() -> usize {
+    crate::matching::BlockingOptions::default().max_block_size
+}
+
+fn default_generic_id_names() -> usize {
+    crate::matching::MatchSettings::default().generic_id_names
+}
+
+fn default_model() -> String {
+    "match-model.toml".to_owned()
 }
 
 fn default_upper() -> f64 {
@@ -63,6 +101,12 @@ impl Default for MatchingSection {
         MatchingSection {
             upper_threshold: default_upper(),
             lower_threshold: default_lower(),
+            veto_weight: default_veto(),
+            blocking: None,
+            max_block_size: default_max_block(),
+            generic_id_names: default_generic_id_names(),
+            model: default_model(),
+            name_frequencies: None,
         }
     }
 }
@@ -130,13 +174,21 @@ impl Default for DemoSection {
     }
 }
 
+/// Validated `[matching]`.
+#[derive(Debug, Clone)]
+pub struct Matching {
+    pub settings: MatchSettings,
+    /// Where the trained model lives (may not exist yet).
+    pub model_path: PathBuf,
+    pub name_frequencies: Option<PathBuf>,
+}
+
 /// Validated settings with references expanded and paths made absolute.
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub state_dir: PathBuf,
     pub store_url: String,
-    pub upper_threshold: f64,
-    pub lower_threshold: f64,
+    pub matching: Matching,
     pub sync_schedule: Option<Schedule>,
     pub resolve_schedule: Option<Schedule>,
     pub push_schedule: Option<Schedule>,
@@ -169,6 +221,13 @@ impl Settings {
         let store_url =
             expand_at("store.url", &file.store.url).map(|u| absolute_sqlite_url(&u, root));
         let demo_dir = expand_at("demo.dir", &file.demo.dir).map(|d| under_root(root, d));
+        let m = file.matching;
+        let model_path = expand_at("matching.model", &m.model);
+        let name_frequencies = m
+            .name_frequencies
+            .as_deref()
+            .and_then(|p| expand_at("matching.name_frequencies", p))
+            .map(|p| under_root(root, p));
 
         if let Some(url) = &store_url {
             if !(url.starts_with("sqlite:")
@@ -181,17 +240,53 @@ impl Settings {
                 ));
             }
         }
-        let MatchingSection {
-            upper_threshold,
-            lower_threshold,
-        } = file.matching;
-        if !(upper_threshold.is_finite() && lower_threshold.is_finite())
-            || upper_threshold <= lower_threshold
+        if !(m.upper_threshold.is_finite() && m.lower_threshold.is_finite())
+            || m.upper_threshold <= m.lower_threshold
         {
             errors.push(locator.error(
                 "matching.upper_threshold",
-                format!("upper_threshold ({upper_threshold}) must be greater than lower_threshold ({lower_threshold})"),
+                format!(
+                    "upper_threshold ({}) must be greater than lower_threshold ({})",
+                    m.upper_threshold, m.lower_threshold
+                ),
             ));
+        }
+        if !m.veto_weight.is_finite() || m.veto_weight >= m.lower_threshold {
+            errors.push(locator.error(
+                "matching.veto_weight",
+                format!(
+                    "veto_weight ({}) must be below lower_threshold ({})",
+                    m.veto_weight, m.lower_threshold
+                ),
+            ));
+        }
+        if m.max_block_size < 2 {
+            errors.push(locator.error("matching.max_block_size", "must be at least 2"));
+        }
+        let mut rules = Vec::new();
+        for name in m.blocking.clone().unwrap_or_else(|| {
+            BlockingRule::DEFAULTS.iter().map(|r| r.as_str().to_owned()).collect()
+        }) {
+            match BlockingRule::parse(&name) {
+                Some(rule) if !rules.contains(&rule) => rules.push(rule),
+                Some(_) => errors.push(locator.error(
+                    "matching.blocking",
+                    format!("blocking rule `{name}` is listed twice"),
+                )),
+                None => {
+                    let names = BlockingRule::ALL.map(BlockingRule::as_str);
+                    let hint = closest(&name, names)
+                        .map(|s| format!("; did you mean `{s}`?"))
+                        .unwrap_or_else(|| format!(" (rules: {})", names.join(", ")));
+                    errors.push(locator.error(
+                        "matching.blocking",
+                        format!("unknown blocking rule `{name}`{hint}"),
+                    ));
+                }
+            }
+        }
+        if rules.is_empty() {
+            errors.push(locator.error("matching.blocking", "needs at least one rule"));
         }
         let mut schedule = |key: &str, expr: &Option<String>| {
             expr.as_deref().and_then(|e| match e.parse::<Schedule>() {
@@ -221,15 +316,31 @@ impl Settings {
         if file.demo.persons == 0 {
             errors.push(locator.error("demo.persons", "must be at least 1"));
         }
-        match (state_dir, store_url, demo_dir, http_listen) {
-            (Some(state_dir), Some(store_url), Some(demo_dir), Some(http_listen))
+        match (state_dir, store_url, demo_dir, http_listen, model_path) {
+            (Some(state_dir), Some(store_url), Some(demo_dir), Some(http_listen), Some(model))
                 if errors.is_empty() =>
             {
+                let matching = Matching {
+                    settings: MatchSettings {
+                        blocking: BlockingOptions {
+                            rules,
+                            max_block_size: m.max_block_size,
+                            ..BlockingOptions::default()
+                        },
+                        thresholds: Thresholds {
+                            upper: m.upper_threshold,
+                            lower: m.lower_threshold,
+                        },
+                        veto_weight: m.veto_weight,
+                        generic_id_names: m.generic_id_names,
+                    },
+                    model_path: state_dir.join(model),
+                    name_frequencies,
+                };
                 Ok(Settings {
                     state_dir,
                     store_url,
-                    upper_threshold,
-                    lower_threshold,
+                    matching,
                     sync_schedule,
                     resolve_schedule,
                     push_schedule,

@@ -84,7 +84,7 @@ pub enum StoreError {
 
 impl StoreError {
     /// Wraps a driver error with the operation it happened in.
-    pub(crate) fn query(op: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
+    pub(crate) fn query(op: &'static str) -> impl Fn(sqlx::Error) -> StoreError + Copy {
         move |error| StoreError::Query { op, error }
     }
 

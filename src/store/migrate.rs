@@ -17,18 +17,32 @@ use super::{Decode, Pool, Result, Store, StoreError};
 type Embedded = (i64, &'static str, &'static str);
 
 /// SQLite migrations, oldest first. Append; never edit a released one.
-const SQLITE: &[Embedded] = &[(
-    1,
-    "initial",
-    include_str!("../../migrations/sqlite/0001_initial.sql"),
-)];
+const SQLITE: &[Embedded] = &[
+    (
+        1,
+        "initial",
+        include_str!("../../migrations/sqlite/0001_initial.sql"),
+    ),
+    (
+        2,
+        "link hash",
+        include_str!("../../migrations/sqlite/0002_link_hash.sql"),
+    ),
+];
 
 /// PostgreSQL migrations: the same versions as [`SQLITE`], in its dialect.
-const POSTGRES: &[Embedded] = &[(
-    1,
-    "initial",
-    include_str!("../../migrations/postgres/0001_initial.sql"),
-)];
+const POSTGRES: &[Embedded] = &[
+    (
+        1,
+        "initial",
+        include_str!("../../migrations/postgres/0001_initial.sql"),
+    ),
+    (
+        2,
+        "link hash",
+        include_str!("../../migrations/postgres/0002_link_hash.sql"),
+    ),
+];
 
 /// A migration list compiled into the binary, as a sqlx [`MigrationSource`].
 #[derive(Debug)]

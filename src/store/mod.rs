@@ -78,6 +78,7 @@ mod master_index;
 mod migrate;
 mod outbox;
 mod payloads;
+mod resolution;
 mod review;
 mod runs;
 mod staging;
@@ -89,6 +90,7 @@ pub use master_index::{DecidedBy, Event, Link, Master, MasterStatus, NewEvent};
 pub use migrate::ColumnInfo;
 pub use outbox::{NewOutbox, OutboxItem, OutboxStatus};
 pub use payloads::{Payload, PayloadSet};
+pub use resolution::{ActiveRecord, LinkState, LinkWrite, RecordLink, ResolutionWrite};
 pub use review::{
     MatchRule, MatchRuleKind, NewMatchRule, NewReview, RecordRef, Review, ReviewDecision,
     ReviewStatus,

@@ -48,7 +48,7 @@ impl FromStr for RecordRef {
 }
 
 /// Orders a pair so (a, b) and (b, a) are stored as the same row.
-fn ordered<'a>(a: &'a RecordRef, b: &'a RecordRef) -> (&'a RecordRef, &'a RecordRef) {
+pub(super) fn ordered<'a>(a: &'a RecordRef, b: &'a RecordRef) -> (&'a RecordRef, &'a RecordRef) {
     if a <= b {
         (a, b)
     } else {
@@ -177,7 +177,7 @@ pub struct MatchRule {
 
 const REVIEW_COLUMNS: &str = "id, left_ref, right_ref, match_weight, explanation, status, \
      decided_by, decided_at, reason, run_id, created_at";
-const RULE_COLUMNS: &str = "id, kind, left_ref, right_ref, actor, reason, created_at";
+pub(super) const RULE_COLUMNS: &str = "id, kind, left_ref, right_ref, actor, reason, created_at";
 
 fn parse_ref<R: PortableRow>(d: &Decode<'_, R>, op: &'static str, col: &str) -> Result<RecordRef> {
     d.text(col)?.parse().map_err(|detail| StoreError::Corrupt {
@@ -203,7 +203,7 @@ fn review_of<R: PortableRow>(row: &R, op: &'static str) -> Result<Review> {
     })
 }
 
-fn rule_of<R: PortableRow>(row: &R, op: &'static str) -> Result<MatchRule> {
+pub(super) fn rule_of<R: PortableRow>(row: &R, op: &'static str) -> Result<MatchRule> {
     let d = Decode::new(row, op);
     Ok(MatchRule {
         id: d.int("id")?,
