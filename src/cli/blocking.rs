@@ -50,7 +50,11 @@ fn render(o: &BlockingOutput) -> String {
         "{} records, {} candidate pairs (blocks over {} records skipped)",
         o.records, o.total_pairs, o.max_block_size
     );
-    let _ = writeln!(s, "{:<26} {:>12} {:>10} {:>8}", "rule", "new pairs", "blocks", "skipped");
+    let _ = writeln!(
+        s,
+        "{:<26} {:>12} {:>10} {:>8}",
+        "rule", "new pairs", "blocks", "skipped"
+    );
     for r in &o.rules {
         let _ = writeln!(
             s,
@@ -64,7 +68,11 @@ fn render(o: &BlockingOutput) -> String {
     for r in o.rules.iter().filter(|r| !r.largest.is_empty()) {
         let _ = writeln!(s, "largest blocks by {}:", r.rule);
         for b in &r.largest {
-            let flag = if b.records > o.max_block_size { "  (skipped)" } else { "" };
+            let flag = if b.records > o.max_block_size {
+                "  (skipped)"
+            } else {
+                ""
+            };
             let _ = writeln!(s, "  {:>7}  {}{flag}", b.records, b.key);
         }
     }

@@ -12,9 +12,9 @@ use crate::config::connector::HttpAuth;
 use crate::config::{Config, Connector, Department as ConnectorDepartment, Location, Secret};
 use crate::demo::hr_gateway::{self, GatewayAuth, GatewayHandle};
 use crate::demo::{DemoOptions, DemoSummary, Department};
-use crate::store::{redact_url, StoreSummary};
 use crate::matching::eval::{pairwise, Metrics, Truth};
 use crate::store::Store;
+use crate::store::{redact_url, StoreSummary};
 use crate::sync::pull::{PullOptions, PullReport};
 use crate::sync::resolve::ResolveReport;
 
@@ -117,7 +117,10 @@ async fn score_against_truth(store: &Store, truth: &Path) -> Result<Metrics> {
         after = last.id;
         for r in page {
             persons.push(truth.person(&r.source, &r.source_key).map(str::to_owned));
-            masters.push(r.master_id.unwrap_or_else(|| format!("unresolved:{}", r.id)));
+            masters.push(
+                r.master_id
+                    .unwrap_or_else(|| format!("unresolved:{}", r.id)),
+            );
         }
     }
     Ok(pairwise(&masters, &persons))

@@ -83,7 +83,12 @@ pub async fn run(cli: &Cli, args: &EvalArgs, out: &Output) -> Result<i32> {
         let model = load_model(matching)?;
         let scorer = universe.scorer(matching, &model)?;
         let constraints = Constraints::default();
-        let resolved = resolve(&universe.features, &scorer, &constraints, &matching.settings);
+        let resolved = resolve(
+            &universe.features,
+            &scorer,
+            &constraints,
+            &matching.settings,
+        );
         let base = matching.settings.thresholds;
         for step in -8..=8 {
             let upper = base.upper + f64::from(step);
@@ -91,7 +96,13 @@ pub async fn run(cli: &Cli, args: &EvalArgs, out: &Output) -> Result<i32> {
                 upper,
                 lower: base.lower.min(upper - 1.0),
             };
-            let c = cluster_pairs(&universe.features, &resolved.pairs, &constraints, &matching.settings, t);
+            let c = cluster_pairs(
+                &universe.features,
+                &resolved.pairs,
+                &constraints,
+                &matching.settings,
+                t,
+            );
             sweep.push(SweepPoint {
                 upper_threshold: upper,
                 metrics: pairwise(&c.labels, &persons),
@@ -140,7 +151,11 @@ fn render(o: &EvalOutput) -> String {
     }
     if !o.sweep.is_empty() {
         let _ = writeln!(s, "sweep (in memory, stewards' rules left out):");
-        let _ = writeln!(s, "  {:>7} {:>10} {:>10} {:>10}", "upper", "precision", "recall", "F1");
+        let _ = writeln!(
+            s,
+            "  {:>7} {:>10} {:>10} {:>10}",
+            "upper", "precision", "recall", "F1"
+        );
         for p in &o.sweep {
             let _ = writeln!(
                 s,

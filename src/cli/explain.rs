@@ -52,13 +52,21 @@ pub async fn run(cli: &Cli, args: &ExplainArgs, out: &Output) -> Result<i32> {
         .max_by(|x, y| {
             let w = |(a, b): (u32, u32)| {
                 scorer
-                    .score(&universe.features[a as usize], &universe.features[b as usize])
+                    .score(
+                        &universe.features[a as usize],
+                        &universe.features[b as usize],
+                    )
                     .weight
             };
             w(*x).total_cmp(&w(*y))
         })
-        .ok_or_else(|| anyhow::anyhow!("`{}` and `{}` are the same record", args.left, args.right))?;
-    let (fa, fb) = (&universe.features[a as usize], &universe.features[b as usize]);
+        .ok_or_else(|| {
+            anyhow::anyhow!("`{}` and `{}` are the same record", args.left, args.right)
+        })?;
+    let (fa, fb) = (
+        &universe.features[a as usize],
+        &universe.features[b as usize],
+    );
     let (ra, rb) = (&universe.refs[a as usize], &universe.refs[b as usize]);
     let explanation = scorer.explain(fa, fb);
     let steward_rule = store
@@ -144,7 +152,13 @@ fn shown_ref(r: &RecordRef, reveal: bool) -> String {
 fn shown(f: &Features, field: Field, reveal: bool) -> String {
     let mask = |s: &str, m: fn(&str) -> String| if reveal { s.to_owned() } else { m(s) };
     let value = match field {
-        Field::IdNumber => f.id.as_ref().map(|k| mask(&k.number, mask_id_number)),
+        Field::IdNumber => f.id.as_ref().map(|k| {
+            let kind = k
+                .other_document
+                .map(|t| format!("{t}:"))
+                .unwrap_or_default();
+            format!("{kind}{}", mask(&k.number, mask_id_number))
+        }),
         Field::Name => f.name.as_ref().map(|n| mask(&n.normalized, mask_name)),
         Field::FormerName => (!f.former_names.is_empty()).then(|| {
             f.former_names
@@ -166,7 +180,10 @@ fn shown(f: &Features, field: Field, reveal: bool) -> String {
                 .collect::<Vec<_>>()
                 .join(",")
         }),
-        Field::Address => f.addresses.first().map(|a| mask(&a.key, mask_digits_in_text)),
+        Field::Address => f
+            .addresses
+            .first()
+            .map(|a| mask(&a.key, mask_digits_in_text)),
     };
     value.unwrap_or_else(|| "—".to_owned())
 }

@@ -37,7 +37,10 @@ pub enum LinkFormat {
 const PAGE: i64 = 50_000;
 
 pub async fn run(cli: &Cli, args: &ExportArgs, _out: &Output) -> Result<i32> {
-    let ExportWhat::Links { format: LinkFormat::Csv, output } = &args.what;
+    let ExportWhat::Links {
+        format: LinkFormat::Csv,
+        output,
+    } = &args.what;
     let config = context::load_config(cli)?;
     let store = context::open_store(&config).await?;
     let sink: Box<dyn Write> = match output {
@@ -55,7 +58,11 @@ pub async fn run(cli: &Cli, args: &ExportArgs, _out: &Output) -> Result<i32> {
         let Some(last) = page.last() else { break };
         after = last.id;
         for r in &page {
-            csv.write_record([&r.source, &r.source_key, r.master_id.as_deref().unwrap_or("")])?;
+            csv.write_record([
+                &r.source,
+                &r.source_key,
+                r.master_id.as_deref().unwrap_or(""),
+            ])?;
         }
         rows += page.len() as u64;
     }

@@ -74,7 +74,11 @@ fn render(model: &MatchModel, path: &std::path::Path) -> String {
         "duplicates per record: {:.3}",
         model.duplicates_per_record
     );
-    let _ = writeln!(s, "{:<12} {:<18} {:>10} {:>12} {:>8}", "field", "level", "m", "u", "weight");
+    let _ = writeln!(
+        s,
+        "{:<12} {:<18} {:>10} {:>12} {:>8}",
+        "field", "level", "m", "u", "weight"
+    );
     for field in Field::ALL {
         for &level in field.levels() {
             let p = model.params(field, level);

@@ -265,7 +265,10 @@ impl Settings {
         }
         let mut rules = Vec::new();
         for name in m.blocking.clone().unwrap_or_else(|| {
-            BlockingRule::DEFAULTS.iter().map(|r| r.as_str().to_owned()).collect()
+            BlockingRule::DEFAULTS
+                .iter()
+                .map(|r| r.as_str().to_owned())
+                .collect()
         }) {
             match BlockingRule::parse(&name) {
                 Some(rule) if !rules.contains(&rule) => rules.push(rule),

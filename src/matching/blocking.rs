@@ -9,7 +9,7 @@ use std::hash::{BuildHasher, Hash, Hasher};
 use serde::{Deserialize, Serialize};
 
 use super::features::Features;
-use crate::model::mask::{mask_digits_in_text, mask_id_number, mask_phone};
+use crate::model::mask::{mask_digits_in_text, mask_id_number, mask_name, mask_phone};
 
 /// One blocking rule.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -81,7 +81,7 @@ impl BlockingRule {
                 }
             }
             BlockingRule::IdNumber17 => {
-                if let Some(id) = f.id.as_ref().filter(|id| !id.other_document) {
+                if let Some(id) = f.id.as_ref().filter(|id| id.other_document.is_none()) {
                     if let Some(prefix) = id.number.get(..17).filter(|_| id.number.len() == 18) {
                         out.push(prefix.to_owned());
                     }
@@ -133,6 +133,11 @@ impl BlockingRule {
         match self {
             BlockingRule::IdNumber | BlockingRule::IdNumber17 => mask_id_number(key),
             BlockingRule::Phone => mask_phone(key),
+            BlockingRule::PinyinBirthYear | BlockingRule::NameBirthMonth => {
+                // A name is personal too: its first letter (or character) only.
+                let (name, rest) = key.split_once('|').unwrap_or((key, ""));
+                format!("{}|{}", mask_name(name), mask_digits_in_text(rest))
+            }
             _ => mask_digits_in_text(key),
         }
     }

@@ -13,14 +13,15 @@ use crate::model::sex::Sex;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IdKey {
     /// 18-character canonical number when valid; the normalized text when
-    /// not; `TYPE:number` for other document types.
+    /// not (for any document type).
     pub number: String,
     /// Passed area, date and check-digit validation.
     pub valid: bool,
     /// Valid, and recorded in the old 15-digit form.
     pub upgraded_from_15: bool,
-    /// A passport or permit rather than a resident identity number.
-    pub other_document: bool,
+    /// A passport or permit rather than a resident identity number (its
+    /// type, in Chinese, for display).
+    pub other_document: Option<&'static str>,
 }
 
 /// A name as matching sees it.
@@ -34,6 +35,9 @@ pub struct NameKey {
     pub pinyin: String,
     /// Surname in simplified characters.
     pub surname: String,
+    /// `folded` without separators and punctuation, lower-case: `古丽米拉·亚森`
+    /// and `古丽米拉亚森`, `JOHNSON, EMMA` and `Johnson Emma` agree here.
+    pub letters: String,
 }
 
 impl NameKey {
@@ -43,6 +47,12 @@ impl NameKey {
             folded: name.folded().to_owned(),
             pinyin: name.pinyin().to_owned(),
             surname: name.surname().to_owned(),
+            letters: name
+                .folded()
+                .chars()
+                .filter(|c| c.is_alphabetic())
+                .flat_map(char::to_lowercase)
+                .collect(),
         }
     }
 }
@@ -102,19 +112,19 @@ impl Features {
                 number: v.as_str().to_owned(),
                 valid: true,
                 upgraded_from_15: v.was_upgraded_from_15(),
-                other_document: false,
+                other_document: None,
             },
             IdDocument::Invalid(bad) => IdKey {
                 number: bad.raw.clone(),
                 valid: false,
                 upgraded_from_15: false,
-                other_document: false,
+                other_document: None,
             },
             IdDocument::Other { doc_type, number } => IdKey {
-                number: format!("{}:{number}", doc_type.label_zh()),
+                number: number.clone(),
                 valid: false,
                 upgraded_from_15: false,
-                other_document: true,
+                other_document: Some(doc_type.label_zh()),
             },
         });
         let id = id.filter(|k| !k.number.is_empty());

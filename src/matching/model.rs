@@ -150,7 +150,7 @@ impl Default for MatchModel {
             ),
             (
                 Field::Sex,
-                &[(Agree, p(0.98, 0.5)), (Different, p(0.02, 0.5))],
+                &[(Agree, p(0.99, 0.5)), (Different, p(0.01, 0.5))],
             ),
             (
                 Field::Phone,

@@ -47,6 +47,10 @@ pub struct ScoredPair {
     pub weight: f64,
     /// A hard rule forbids linking the pair.
     pub cannot_link: bool,
+    /// A hard rule leaves the pair to a steward.
+    pub review_only: bool,
+    /// The records disagree on sex.
+    pub sexes_differ: bool,
 }
 
 /// What one resolution found.
@@ -99,6 +103,8 @@ pub fn score_pairs<F: Borrow<Features> + Sync>(
                                 b,
                                 weight: s.weight,
                                 cannot_link: s.cannot_link,
+                                review_only: s.review_only,
+                                sexes_differ: s.sexes_differ,
                             }
                         })
                         .collect::<Vec<_>>()
@@ -120,8 +126,15 @@ pub fn resolve<F: Borrow<Features> + Sync>(
     settings: &MatchSettings,
 ) -> Resolved {
     let candidates = candidate_pairs(records, &settings.blocking, None);
-    let pairs = score_pairs(records, &candidates.pairs, scorer);
-    let clustering = cluster_pairs(records, &pairs, constraints, settings, settings.thresholds);
+    let mut pairs = score_pairs(records, &candidates.pairs, scorer);
+    let mut clustering = cluster_pairs(records, &pairs, constraints, settings, settings.thresholds);
+    let promoted = unambiguous_guarded_pairs(&pairs, &clustering, settings.thresholds.upper);
+    if !promoted.is_empty() {
+        for k in promoted {
+            pairs[k].review_only = false;
+        }
+        clustering = cluster_pairs(records, &pairs, constraints, settings, settings.thresholds);
+    }
     let reviews = reviews(&pairs, &clustering, settings.thresholds);
     Resolved {
         pairs,
@@ -129,6 +142,47 @@ pub fn resolve<F: Borrow<Features> + Sync>(
         reviews,
         blocking: candidates.rules,
     }
+}
+
+/// The possible-twin pairs that are not ambiguous after all. A record
+/// without an identity number that agrees with someone on birth date and
+/// household, under a homophone of their name, is that person — unless it
+/// agrees like that with two different people (twins), or the sexes
+/// differ. Returns indices into `pairs` of guarded pairs above the link
+/// threshold whose both ends point at a single other cluster.
+fn unambiguous_guarded_pairs(pairs: &[ScoredPair], first: &Clustering, upper: f64) -> Vec<usize> {
+    let labels = &first.labels;
+    let guarded: Vec<usize> = (0..pairs.len())
+        .filter(|&k| pairs[k].review_only && pairs[k].weight >= upper)
+        .collect();
+    if guarded.is_empty() {
+        return guarded;
+    }
+    // Per record: the clusters its guarded pairs point at (or None when a
+    // pair disagrees on sex, which rules the record out).
+    let mut targets: HashMap<u32, Option<HashSet<u32>>> = HashMap::new();
+    for &k in &guarded {
+        let p = &pairs[k];
+        for (x, y) in [(p.a, p.b), (p.b, p.a)] {
+            let entry = targets.entry(x).or_insert_with(|| Some(HashSet::new()));
+            match (entry.as_mut(), p.sexes_differ) {
+                (Some(set), false) => {
+                    set.insert(labels[y as usize]);
+                }
+                _ => *entry = None,
+            }
+        }
+    }
+    let single = |x: u32| {
+        targets
+            .get(&x)
+            .and_then(Option::as_ref)
+            .is_some_and(|s| s.len() == 1)
+    };
+    guarded
+        .into_iter()
+        .filter(|&k| single(pairs[k].a) && single(pairs[k].b))
+        .collect()
 }
 
 /// Clusters scored pairs at the given thresholds (the sweep re-clusters
@@ -160,6 +214,9 @@ pub fn cluster_pairs<F: Borrow<Features>>(
             b: p.b,
             weight: if p.cannot_link {
                 f64::NEG_INFINITY
+            } else if p.review_only {
+                // Never followed as a link, still strong enough not to veto.
+                p.weight.min(thresholds.upper - 1e-6)
             } else {
                 p.weight
             },

@@ -47,6 +47,9 @@ pub enum HardRule {
     /// Two valid identity numbers more than one typo apart: different
     /// people (twins, namesakes in one household).
     DifferentIdNumbers,
+    /// Same birth date and household, names that differ beyond spelling,
+    /// and no identity number to tell them apart: possibly twins.
+    PossibleTwins,
 }
 
 impl HardRule {
@@ -54,6 +57,9 @@ impl HardRule {
         match self {
             HardRule::DifferentIdNumbers => {
                 "two valid identity numbers more than one typo apart never link"
+            }
+            HardRule::PossibleTwins => {
+                "same birth date and household but different names, no identity number to confirm: possibly twins, a steward decides"
             }
         }
     }
@@ -85,11 +91,17 @@ pub struct Explanation {
     pub decision: Decision,
 }
 
-/// A pair's total and whether a hard rule forbids linking it.
+/// A pair's total and what the hard rules say about it.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Score {
     pub weight: f64,
+    /// Never link.
     pub cannot_link: bool,
+    /// Never link automatically: a steward decides (unless the resolver
+    /// finds the pair unambiguous, see `resolution`).
+    pub review_only: bool,
+    /// The records disagree on sex.
+    pub sexes_differ: bool,
 }
 
 /// Scores pairs with one model over one set of records.
@@ -140,7 +152,7 @@ impl Scorer {
     pub fn decide(&self, score: Score) -> Decision {
         if score.cannot_link {
             Decision::Distinct
-        } else if score.weight >= self.thresholds.upper {
+        } else if score.weight >= self.thresholds.upper && !score.review_only {
             Decision::Link
         } else if score.weight >= self.thresholds.lower {
             Decision::Review
@@ -157,33 +169,52 @@ impl Scorer {
             prior: self.prior,
             fields,
             total: score.weight,
-            hard_rule: score.cannot_link.then_some(HardRule::DifferentIdNumbers),
+            hard_rule: if score.cannot_link {
+                Some(HardRule::DifferentIdNumbers)
+            } else if score.review_only {
+                Some(HardRule::PossibleTwins)
+            } else {
+                None
+            },
             decision: self.decide(score),
         }
     }
 
     fn evaluate(&self, a: &Features, b: &Features, mut each: impl FnMut(FieldScore)) -> Score {
-        let mut total = self.prior;
-        let mut cannot_link = false;
-        for field in Field::ALL {
-            let mut note = None;
-            let level = if field == Field::IdNumber && self.either_generic(a, b) {
-                note = Some("generic identity number (shared by different people) ignored");
+        let generic = self.either_generic(a, b);
+        let levels: [Option<Level>; 7] = Field::ALL.map(|field| {
+            if field == Field::IdNumber && generic {
                 None
             } else {
                 field.compare(a, b)
-            };
-            let (weight, tf_adjustment) = match level {
+            }
+        });
+        let level_of = |field: Field| levels[field.index()];
+        let phone_shared = level_of(Field::Phone) == Some(Level::Shared);
+        let mut total = self.prior;
+        for field in Field::ALL {
+            let level = level_of(field);
+            let mut note = (field == Field::IdNumber && generic)
+                .then_some("generic identity number (shared by different people) ignored");
+            let (mut weight, mut tf_adjustment) = match level {
                 Some(level) => (
                     self.weights.weight(field, level),
                     self.tf_adjustment(field, level, a, b),
                 ),
                 None => (0.0, 0.0),
             };
-            if field == Field::IdNumber && level == Some(Level::Different) {
-                if let (Some(x), Some(y)) = (a.valid_id(), b.valid_id()) {
-                    cannot_link = ids_conflict(x, y);
-                }
+            // A shared phone and a shared address are one fact, not two:
+            // the same household. Counting both would make every pair of
+            // relatives living together look like one person.
+            if field == Field::Address
+                && phone_shared
+                && matches!(
+                    level,
+                    Some(Level::Exact | Level::SameHouse | Level::SameCommunity)
+                )
+            {
+                (weight, tf_adjustment) = (0.0, 0.0);
+                note = Some("same household as the shared phone already shows; counted once");
             }
             total += weight + tf_adjustment;
             each(FieldScore {
@@ -194,9 +225,26 @@ impl Scorer {
                 note,
             });
         }
+        let cannot_link = level_of(Field::IdNumber) == Some(Level::Different)
+            && matches!((a.valid_id(), b.valid_id()), (Some(x), Some(y)) if ids_conflict(x, y));
+        let id_confirms = matches!(
+            level_of(Field::IdNumber),
+            Some(Level::Exact | Level::Upgraded15 | Level::OneDigit | Level::Transposed)
+        );
+        let same_household = phone_shared
+            || matches!(
+                level_of(Field::Address),
+                Some(Level::Exact | Level::SameHouse)
+            );
+        let possible_twin = !id_confirms
+            && level_of(Field::BirthDate) == Some(Level::Exact)
+            && same_household
+            && !matches!(level_of(Field::Name), Some(Level::Exact | Level::Folded));
         Score {
             weight: total,
             cannot_link,
+            review_only: possible_twin && !cannot_link,
+            sexes_differ: level_of(Field::Sex) == Some(Level::Different),
         }
     }
 

@@ -177,7 +177,10 @@ impl Store {
     /// Every steward rule, oldest first (a later rule for a pair wins).
     pub async fn all_match_rules(&self) -> Result<Vec<MatchRule>> {
         const OP: &str = "all_match_rules";
-        let sql = format!("SELECT {} FROM match_rules ORDER BY id", super::review::RULE_COLUMNS);
+        let sql = format!(
+            "SELECT {} FROM match_rules ORDER BY id",
+            super::review::RULE_COLUMNS
+        );
         on_pool!(self, pool => {
             sqlx::query(&sql)
                 .fetch_all(pool)

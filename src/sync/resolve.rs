@@ -96,12 +96,17 @@ pub async fn resolve_run(
         ..ResolveReport::default()
     };
     let link_of = |i: usize| links.get(&universe.refs[i]);
-    let focus: Vec<bool> = (0..universe.len())
-        .map(|i| full || link_of(i).is_none_or(|l| l.content_hash.as_deref() != Some(&universe.hashes[i])))
+    let changed: Vec<bool> = (0..universe.len())
+        .map(|i| link_of(i).is_none_or(|l| l.content_hash.as_deref() != Some(&universe.hashes[i])))
         .collect();
-    report.changed = focus.iter().filter(|&&f| f).count() as u64;
+    report.changed = changed.iter().filter(|&&c| c).count() as u64;
+    let focus = if full {
+        vec![true; changed.len()]
+    } else {
+        changed
+    };
     report.timings.load = secs(started.elapsed());
-    if report.changed == 0 {
+    if report.changed == 0 && !full {
         report.timings.total = secs(started.elapsed());
         return Ok(report);
     }
@@ -111,8 +116,15 @@ pub async fn resolve_run(
     report.generic_ids = generic_count(&universe, &scorer);
     let hood = neighbourhood(&universe, &focus, &links, matching, full);
     report.compared = hood.len() as u64;
-    let sub: Vec<&Features> = hood.iter().map(|&i| &universe.features[i as usize]).collect();
-    let position: HashMap<u32, u32> = hood.iter().enumerate().map(|(k, &i)| (i, k as u32)).collect();
+    let sub: Vec<&Features> = hood
+        .iter()
+        .map(|&i| &universe.features[i as usize])
+        .collect();
+    let position: HashMap<u32, u32> = hood
+        .iter()
+        .enumerate()
+        .map(|(k, &i)| (i, k as u32))
+        .collect();
     let constraints = constraints(&universe, &hood, &position, &links, &rules);
     let resolved = resolve(&sub, &scorer, &constraints.clustering, &matching.settings);
     report.pairs = resolved.pairs.len() as u64;
@@ -348,17 +360,23 @@ fn changes<'a>(
         for absorbed in &outcome.absorbed {
             report.masters_merged += 1;
             write.merges.push((absorbed.clone(), master.to_owned()));
-            write
-                .events
-                .push(event(absorbed, "merged", serde_json::json!({"into": master})));
-            write
-                .events
-                .push(event(master, "absorbed", serde_json::json!({"from": absorbed})));
+            write.events.push(event(
+                absorbed,
+                "merged",
+                serde_json::json!({"into": master}),
+            ));
+            write.events.push(event(
+                master,
+                "absorbed",
+                serde_json::json!({"from": absorbed}),
+            ));
         }
         if !moved.is_empty() {
-            write
-                .events
-                .push(event(master, "linked", serde_json::json!({"records": moved})));
+            write.events.push(event(
+                master,
+                "linked",
+                serde_json::json!({"records": moved}),
+            ));
         }
     }
     report.masters_split = split_from.len() as u64;
