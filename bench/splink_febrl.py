@@ -9,9 +9,10 @@ and FEBRL4 example notebooks (DuckDB backend): the same blocking rules,
 comparisons (NameComparison on both names, DateOfBirthComparison, Damerau-
 Levenshtein on soc_sec_id, exact street number and postcode with term-frequency
 adjustments), the prior from deterministic rules, u by random sampling (fixed
-seed), m by EM over two blocking sessions. Then it predicts, clusters at match
-probability 0.95 by connected components and scores the clusters against
-``truth.csv`` pairwise (see ``linkeval.py``), also across thresholds to find
+seed; 1e7 pairs where the notebooks use 1e6 for speed), m by EM over two
+blocking sessions. Then it predicts, clusters at match probability 0.95 by
+connected components and scores the clusters against ``truth.csv`` pairwise
+(see ``linkeval.py``), also across thresholds to find
 Splink's best F1. Prints a markdown summary and the JSON of every number.
 """
 
@@ -119,10 +120,13 @@ def run(name: str, root: Path) -> dict:
                 block_on("given_name", "surname", "date_of_birth"),
                 "l.given_name = r.surname and l.surname = r.given_name and l.date_of_birth = r.date_of_birth",
             ]
-            linker.training.estimate_probability_two_random_records_match(deterministic, recall=0.9)
-            linker.training.estimate_u_using_random_sampling(max_pairs=1e7, seed=SEED)
-            linker.training.estimate_parameters_using_expectation_maximisation(block_on("date_of_birth"))
-            linker.training.estimate_parameters_using_expectation_maximisation(block_on("postcode"))
+            with timer.phase("train.prior"):
+                linker.training.estimate_probability_two_random_records_match(deterministic, recall=0.9)
+            with timer.phase("train.u"):
+                linker.training.estimate_u_using_random_sampling(max_pairs=1e7, seed=SEED)
+            with timer.phase("train.em"):
+                linker.training.estimate_parameters_using_expectation_maximisation(block_on("date_of_birth"))
+                linker.training.estimate_parameters_using_expectation_maximisation(block_on("postcode"))
         else:
             settings = SettingsCreator(
                 unique_id_column_name="rec_id",
@@ -132,14 +136,17 @@ def run(name: str, root: Path) -> dict:
             )
             linker = Linker(sdfs, settings, log_level=logging.WARNING)
             deterministic = [block_on("soc_sec_id"), block_on("given_name", "surname", "date_of_birth")]
-            linker.training.estimate_probability_two_random_records_match(deterministic, recall=0.8)
-            linker.training.estimate_u_using_random_sampling(max_pairs=1e7, seed=SEED)
-            linker.training.estimate_parameters_using_expectation_maximisation(
-                block_on("date_of_birth"), estimate_without_term_frequencies=True
-            )
-            linker.training.estimate_parameters_using_expectation_maximisation(
-                block_on("postcode"), estimate_without_term_frequencies=True
-            )
+            with timer.phase("train.prior"):
+                linker.training.estimate_probability_two_random_records_match(deterministic, recall=0.8)
+            with timer.phase("train.u"):
+                linker.training.estimate_u_using_random_sampling(max_pairs=1e7, seed=SEED)
+            with timer.phase("train.em"):
+                linker.training.estimate_parameters_using_expectation_maximisation(
+                    block_on("date_of_birth"), estimate_without_term_frequencies=True
+                )
+                linker.training.estimate_parameters_using_expectation_maximisation(
+                    block_on("postcode"), estimate_without_term_frequencies=True
+                )
 
     with timer.phase("predict_cluster"):
         predictions = linker.inference.predict(threshold_match_probability=0.01)

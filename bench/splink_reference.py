@@ -41,9 +41,9 @@ Splink user would do with it:
 5. **Score** pairwise against ``truth.csv`` at 0.95 and across thresholds
    (best F1), count false merges and classify them (see ``linkeval.py``).
 
-Timed phases: read, standardize, train (prior, u, EM), predict + cluster; the scoring is not
-timed. Prints a markdown summary and the JSON of every number (to --json FILE
-if given). Deterministic: fixed seeds, sorted inputs.
+Timed phases: read, standardize, train (prior, u, EM), predict + cluster; the
+scoring is not timed. Prints a markdown summary and the JSON of every number
+(to --json FILE if given). Deterministic: fixed seeds, sorted inputs.
 """
 
 from __future__ import annotations

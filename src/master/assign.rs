@@ -41,25 +41,32 @@ impl Assignment {
 }
 
 /// Assigns masters to clusters. `labels[i]` is record i's cluster,
-/// `previous[i]` the master it was linked to (if any), `anchor[i]` the
-/// master a steward pinned it to (wins over everything), `ages` the
-/// creation times of previous masters, and `new_id` mints fresh ids.
+/// `previous[i]` the master it was linked to (if any), `changed[i]`
+/// whether the record changed since (a master follows its unchanged
+/// records when it comes apart), `anchor[i]` the master a steward pinned
+/// it to (wins over everything), `ages` the creation times of previous
+/// masters, and `new_id` mints fresh ids.
 pub fn assign(
     labels: &[u32],
     previous: &[Option<&str>],
+    changed: &[bool],
     anchors: &[Option<&str>],
     ages: &HashMap<String, String>,
     mut new_id: impl FnMut() -> String,
 ) -> Assignment {
-    // How many records of each previous master sit in each cluster.
-    let mut shares: BTreeMap<&str, BTreeMap<u32, usize>> = BTreeMap::new();
+    // How many records of each previous master sit in each cluster:
+    // (unchanged ones, all).
+    let mut shares: BTreeMap<&str, BTreeMap<u32, (usize, usize)>> = BTreeMap::new();
     for (i, prev) in previous.iter().enumerate() {
         if let Some(m) = prev {
-            *shares.entry(m).or_default().entry(labels[i]).or_default() += 1;
+            let share = shares.entry(m).or_default().entry(labels[i]).or_default();
+            share.0 += usize::from(!changed[i]);
+            share.1 += 1;
         }
     }
-    // Each previous master's home: the cluster with most of its records
-    // (ties: the smaller label, i.e. the cluster of its earliest record).
+    // Each previous master's home: the cluster with most of its unchanged
+    // records, then most records, then the smaller label (the cluster of
+    // its earliest record).
     let mut claims: BTreeMap<u32, Vec<&str>> = BTreeMap::new();
     for (master, by_cluster) in &shares {
         let (&home, _) = by_cluster
@@ -167,10 +174,35 @@ mod tests {
     fn a_split_gives_the_smaller_part_a_new_id() {
         let labels = [0, 0, 2];
         let prev = [Some("A"), Some("A"), Some("A")];
-        let a = assign(&labels, &prev, &[None; 3], &ages(&[("A", "1")]), minting());
+        let a = assign(
+            &labels,
+            &prev,
+            &[false; 3],
+            &[None; 3],
+            &ages(&[("A", "1")]),
+            minting(),
+        );
         assert_eq!(a.master_of(0), "A");
         assert_eq!(a.master_of(2), "new1");
         assert!(a.clusters[&2].is_new);
+    }
+
+    #[test]
+    fn a_master_stays_with_its_unchanged_records() {
+        // Two records, one changed and split off: the unchanged one keeps
+        // the id even though the changed one sorts first.
+        let labels = [0, 1];
+        let prev = [Some("A"), Some("A")];
+        let a = assign(
+            &labels,
+            &prev,
+            &[true, false],
+            &[None; 2],
+            &ages(&[("A", "1")]),
+            minting(),
+        );
+        assert_eq!(a.master_of(1), "A");
+        assert_eq!(a.master_of(0), "new1");
     }
 
     #[test]

@@ -18,6 +18,7 @@ pub enum BlockingRule {
     /// The identity number as recorded.
     IdNumber,
     /// Its first 17 characters: survives a wrong check digit.
+    #[serde(rename = "id_number_17")]
     IdNumber17,
     /// Each recognized phone.
     Phone,

@@ -103,7 +103,7 @@ pub async fn resolve_run(
     let focus = if full {
         vec![true; changed.len()]
     } else {
-        changed
+        changed.clone()
     };
     report.timings.load = secs(started.elapsed());
     if report.changed == 0 && !full {
@@ -136,9 +136,11 @@ pub async fn resolve_run(
         .iter()
         .map(|&i| link_of(i as usize).map(|l| l.master_id.as_str()))
         .collect();
+    let hood_changed: Vec<bool> = hood.iter().map(|&i| changed[i as usize]).collect();
     let assignment = assign(
         &resolved.clustering.labels,
         &previous,
+        &hood_changed,
         &constraints.anchor_masters,
         &ages,
         || uuid::Uuid::now_v7().to_string(),
