@@ -149,6 +149,10 @@ fn record(i: usize, variant: u64) -> StageInput {
         canonical: canonical_text,
         problems: "[]".to_owned(),
         source_updated_at: Some("2024-05-01 08:00:00".to_owned()),
+        // The comparison view a pull stores alongside (typical size).
+        match_key: Some(format!(
+            r#"{{"id":{{"number":"33020319800102{i:04}","valid":true}},"name":{{"normalized":"张伟","folded":"张伟","pinyin":"zhangwei","surname":"张","letters":"张伟"}},"birth":{{"year":1980,"month":1,"day":2}},"sex":"male","phones":["13812345678"],"addresses":[{{"key":"鼓楼街道中山社区23幢502室","street":"鼓楼街道","community":"中山社区","house_number":"23幢502室"}}]}}"#
+        )),
     }
 }
 

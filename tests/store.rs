@@ -83,6 +83,7 @@ fn rec(key: &str, canonical: serde_json::Value) -> StageInput {
         canonical: json(&canonical),
         problems: json(&json!([])),
         source_updated_at: Some("2024-05-01 08:00:00".to_owned()),
+        match_key: None,
     }
 }
 
@@ -127,7 +128,7 @@ async fn migrations_apply_and_are_idempotent(store: Store, url: String) {
         }
     }
     .unwrap();
-    assert_eq!(versions, vec![1]);
+    assert_eq!(versions, vec![1, 2, 3]);
     again.close().await;
 }
 

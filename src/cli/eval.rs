@@ -2,7 +2,6 @@
 //! is, against a ground truth; with `--sweep`, how right it would be at
 //! other link thresholds.
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 
 use anyhow::Result;
@@ -13,7 +12,6 @@ use crate::matching::cluster::Constraints;
 use crate::matching::eval::{causes, pairwise, Causes, Metrics, Truth};
 use crate::matching::resolution::{cluster_pairs, resolve};
 use crate::matching::Thresholds;
-use crate::store::RecordRef;
 use crate::sync::universe::{load_model, Universe};
 
 #[derive(Debug, clap::Args)]
@@ -49,12 +47,6 @@ pub async fn run(cli: &Cli, args: &EvalArgs, out: &Output) -> Result<i32> {
     let truth = Truth::load(&args.truth)?;
     let store = context::open_store(&config).await?;
     let universe = Universe::load(&store).await?;
-    let links: HashMap<RecordRef, String> = store
-        .link_states()
-        .await?
-        .into_iter()
-        .map(|l| (RecordRef::new(&l.source, &l.source_key), l.master_id))
-        .collect();
     store.close().await;
 
     let persons: Vec<Option<&str>> = universe
@@ -63,14 +55,12 @@ pub async fn run(cli: &Cli, args: &EvalArgs, out: &Output) -> Result<i32> {
         .map(|r| truth.person(&r.source, &r.source_key))
         .collect();
     let mut unresolved = 0;
-    let clusters: Vec<String> = universe
-        .refs
-        .iter()
-        .map(|r| match links.get(r) {
-            Some(m) => m.clone(),
+    let clusters: Vec<String> = (0..universe.len())
+        .map(|i| match universe.master_of(i) {
+            Some(m) => m.to_owned(),
             None => {
                 unresolved += 1;
-                format!("unresolved:{r}")
+                format!("unresolved:{}", universe.refs[i])
             }
         })
         .collect();

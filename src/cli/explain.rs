@@ -155,6 +155,7 @@ fn shown(f: &Features, field: Field, reveal: bool) -> String {
         Field::IdNumber => f.id.as_ref().map(|k| {
             let kind = k
                 .other_document
+                .as_ref()
                 .map(|t| format!("{t}:"))
                 .unwrap_or_default();
             format!("{kind}{}", mask(&k.number, mask_id_number))

@@ -143,6 +143,7 @@ mod tests {
         let a = assign(
             &labels,
             &prev,
+            &[false; 3],
             &[None; 3],
             &ages(&[("A", "1"), ("B", "2")]),
             minting(),
@@ -162,6 +163,7 @@ mod tests {
         let a = assign(
             &labels,
             &prev,
+            &[false; 3],
             &[None; 3],
             &ages(&[("A", "2024"), ("B", "2025")]),
             minting(),
@@ -210,6 +212,7 @@ mod tests {
         let a = assign(
             &[0, 1],
             &[None, None],
+            &[true, true],
             &[None, None],
             &HashMap::new(),
             minting(),
@@ -226,6 +229,7 @@ mod tests {
         let a = assign(
             &labels,
             &prev,
+            &[false; 2],
             &anchors,
             &ages(&[("A", "1"), ("B", "2")]),
             minting(),

@@ -4,8 +4,6 @@
 //! Blocks larger than a cap (a care home's shared phone, a placeholder
 //! identity number) are skipped, counted and reported with masked keys.
 
-use std::hash::{BuildHasher, Hash, Hasher};
-
 use serde::{Deserialize, Serialize};
 
 use super::features::Features;
@@ -30,6 +28,9 @@ pub enum BlockingRule {
     BirthDateSexCommunity,
     /// Simplified full name and birth month: catches day typos.
     NameBirthMonth,
+    /// The full birth date alone: for small or Latin-script data where
+    /// names are too unreliable to block on (blocks get large on big data).
+    BirthDate,
 }
 
 impl BlockingRule {
@@ -44,7 +45,7 @@ impl BlockingRule {
     ];
 
     /// Every rule, for config validation and suggestions.
-    pub const ALL: [BlockingRule; 7] = [
+    pub const ALL: [BlockingRule; 8] = [
         BlockingRule::IdNumber,
         BlockingRule::IdNumber17,
         BlockingRule::Phone,
@@ -52,6 +53,7 @@ impl BlockingRule {
         BlockingRule::SurnameBirthDate,
         BlockingRule::BirthDateSexCommunity,
         BlockingRule::NameBirthMonth,
+        BlockingRule::BirthDate,
     ];
 
     /// The config spelling.
@@ -64,6 +66,7 @@ impl BlockingRule {
             BlockingRule::SurnameBirthDate => "surname_birth_date",
             BlockingRule::BirthDateSexCommunity => "birth_date_sex_community",
             BlockingRule::NameBirthMonth => "name_birth_month",
+            BlockingRule::BirthDate => "birth_date",
         }
     }
 
@@ -75,31 +78,46 @@ impl BlockingRule {
     /// The record's keys under this rule (none when a part is missing).
     pub fn keys(self, f: &Features, out: &mut Vec<String>) {
         out.clear();
+        let mut buf = String::new();
+        self.each_key(f, &mut buf, &mut |k| {
+            if !out.iter().any(|o| o == k) {
+                out.push(k.to_owned());
+            }
+        });
+    }
+
+    /// Calls `emit` with each key, written into the reused `buf` (the pair
+    /// loop hashes keys without allocating them).
+    pub fn each_key(self, f: &Features, buf: &mut String, emit: &mut dyn FnMut(&str)) {
+        use std::fmt::Write;
+        buf.clear();
         match self {
             BlockingRule::IdNumber => {
                 if let Some(id) = &f.id {
-                    out.push(id.number.clone());
+                    emit(&id.number);
                 }
             }
             BlockingRule::IdNumber17 => {
                 if let Some(id) = f.id.as_ref().filter(|id| id.other_document.is_none()) {
                     if let Some(prefix) = id.number.get(..17).filter(|_| id.number.len() == 18) {
-                        out.push(prefix.to_owned());
+                        emit(prefix);
                     }
                 }
             }
-            BlockingRule::Phone => out.extend(f.phones.iter().cloned()),
+            BlockingRule::Phone => f.phones.iter().for_each(|p| emit(p)),
             BlockingRule::PinyinBirthYear => {
                 if let (Some(n), Some(b)) = (&f.name, f.birth) {
                     if !n.pinyin.is_empty() {
-                        out.push(format!("{}|{}", n.pinyin, b.year));
+                        let _ = write!(buf, "{}|{}", n.pinyin, b.year);
+                        emit(buf);
                     }
                 }
             }
             BlockingRule::SurnameBirthDate => {
                 if let (Some(n), Some(b)) = (&f.name, f.birth) {
                     if let Some(day) = b.day {
-                        out.push(format!("{}|{:04}{:02}{day:02}", n.surname, b.year, b.month));
+                        let _ = write!(buf, "{}|{:04}{:02}{day:02}", n.surname, b.year, b.month);
+                        emit(buf);
                     }
                 }
             }
@@ -109,20 +127,28 @@ impl BlockingRule {
                 };
                 let Some(day) = b.day else { return };
                 for community in f.addresses.iter().filter_map(|a| a.community.as_deref()) {
-                    let key = format!(
+                    buf.clear();
+                    let _ = write!(
+                        buf,
                         "{:04}{:02}{day:02}|{}|{community}",
                         b.year,
                         b.month,
                         sex.code()
                     );
-                    if !out.contains(&key) {
-                        out.push(key);
-                    }
+                    emit(buf);
                 }
             }
             BlockingRule::NameBirthMonth => {
                 if let (Some(n), Some(b)) = (&f.name, f.birth) {
-                    out.push(format!("{}|{:04}{:02}", n.folded, b.year, b.month));
+                    let _ = write!(buf, "{}|{:04}{:02}", n.folded, b.year, b.month);
+                    emit(buf);
+                }
+            }
+            BlockingRule::BirthDate => {
+                if let Some(day) = f.birth.and_then(|b| b.day.map(|d| (b, d))) {
+                    let (b, d) = day;
+                    let _ = write!(buf, "{:04}{:02}{d:02}", b.year, b.month);
+                    emit(buf);
                 }
             }
         }
@@ -200,14 +226,25 @@ impl Default for BlockingOptions {
     }
 }
 
-/// Fixed-seed hashing, so keys (and therefore pair order) are the same in
-/// every run.
+/// FNV-1a: fixed (so keys, and therefore pair order, are the same in
+/// every run) and cheap on the short keys blocking makes.
 fn key_hash(key: &str) -> u64 {
-    let mut h =
-        std::hash::BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default()
-            .build_hasher();
-    key.hash(&mut h);
-    h.finish()
+    key.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// Every record's sorted key hashes under one rule, in one flat array.
+struct RuleKeys {
+    /// `hashes[start[i]..start[i + 1]]` are record i's.
+    start: Vec<u32>,
+    hashes: Vec<u64>,
+}
+
+impl RuleKeys {
+    fn of(&self, i: u32) -> &[u64] {
+        &self.hashes[self.start[i as usize] as usize..self.start[i as usize + 1] as usize]
+    }
 }
 
 /// Finds candidate pairs among `records`. With `focus`, only pairs with at
@@ -218,24 +255,39 @@ pub fn candidate_pairs<F: std::borrow::Borrow<Features>>(
     focus: Option<&[bool]>,
 ) -> Candidates {
     let rules = &options.rules;
-    // keys[rule][record]: sorted hashed keys of that record under that rule.
-    let mut keys: Vec<Vec<Vec<u64>>> = Vec::with_capacity(rules.len());
+    // keys[rule]: each record's sorted hashed keys under that rule.
+    let mut keys: Vec<RuleKeys> = Vec::with_capacity(rules.len());
     // Hashes of skipped (oversized) blocks per rule: sharing such a key
     // produced no pair, so it must not suppress a later rule's pair.
     let mut skipped: Vec<std::collections::HashSet<u64>> = Vec::with_capacity(rules.len());
     let mut out = Candidates::default();
     let mut buf = Vec::new();
+    let mut text = String::new();
     for (r, &rule) in rules.iter().enumerate() {
-        let mut rule_keys = Vec::with_capacity(records.len());
+        let mut rule_keys = RuleKeys {
+            start: Vec::with_capacity(records.len() + 1),
+            hashes: Vec::with_capacity(records.len()),
+        };
         let mut entries: Vec<(u64, u32)> = Vec::with_capacity(records.len());
         for (i, f) in records.iter().enumerate() {
-            rule.keys(f.borrow(), &mut buf);
-            let mut hashed: Vec<u64> = buf.iter().map(|k| key_hash(k)).collect();
-            hashed.sort_unstable();
-            hashed.dedup();
-            entries.extend(hashed.iter().map(|&h| (h, i as u32)));
-            rule_keys.push(hashed);
+            rule_keys.start.push(rule_keys.hashes.len() as u32);
+            let from = rule_keys.hashes.len();
+            rule.each_key(f.borrow(), &mut text, &mut |k| {
+                rule_keys.hashes.push(key_hash(k))
+            });
+            let mine = &mut rule_keys.hashes[from..];
+            mine.sort_unstable();
+            let mut kept = from;
+            for k in from..rule_keys.hashes.len() {
+                if k == from || rule_keys.hashes[k] != rule_keys.hashes[kept - 1] {
+                    rule_keys.hashes[kept] = rule_keys.hashes[k];
+                    kept += 1;
+                }
+            }
+            rule_keys.hashes.truncate(kept);
+            entries.extend(rule_keys.hashes[from..].iter().map(|&h| (h, i as u32)));
         }
+        rule_keys.start.push(rule_keys.hashes.len() as u32);
         entries.sort_unstable();
         let mut report = RuleReport {
             rule,
@@ -272,13 +324,12 @@ pub fn candidate_pairs<F: std::borrow::Borrow<Features>>(
                     }
                     // Produced already: by this rule under a smaller key,
                     // or by an earlier rule.
-                    let (ki, kj) = (&rule_keys[i as usize], &rule_keys[j as usize]);
-                    if shares_key_below(ki, kj, hash) {
+                    if shares_key_below(rule_keys.of(i), rule_keys.of(j), hash) {
                         continue;
                     }
-                    if (0..r).any(|e| {
-                        shares_compared_key(&keys[e][i as usize], &keys[e][j as usize], &skipped[e])
-                    }) {
+                    if (0..r)
+                        .any(|e| shares_compared_key(keys[e].of(i), keys[e].of(j), &skipped[e]))
+                    {
                         continue;
                     }
                     out.pairs.push((i.min(j), i.max(j)));

@@ -10,6 +10,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::features::{AddressKey, Birth, Features, IdKey, NameKey};
+use crate::model::text::is_cjk;
 
 /// A compared field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -37,9 +38,11 @@ pub enum Level {
     Folded,
     /// Name: same toneless pinyin (homophone typed through an input method).
     Homophone,
-    /// Name: Jaro–Winkler ≥ 0.9 on characters.
+    /// Name: Jaro–Winkler ≥ 0.9 on characters, or a Latin-script name
+    /// with a word left out. Address: Latin-script, Jaro–Winkler ≥ 0.9.
     Similar,
-    /// Identity number or birth date: one digit different.
+    /// Identity number: one digit different. Birth date: one digit
+    /// different or two adjacent digits swapped.
     OneDigit,
     /// Identity number: two adjacent digits swapped.
     Transposed,
@@ -83,7 +86,7 @@ impl Field {
             Field::BirthDate => &[Exact, DayMonthSwapped, YearMonth, OneDigit, Different],
             Field::Sex => &[Agree, Different],
             Field::Phone => &[Shared, Different],
-            Field::Address => &[Exact, SameHouse, SameCommunity, Different],
+            Field::Address => &[Exact, SameHouse, Similar, SameCommunity, Different],
         }
     }
 
@@ -200,7 +203,10 @@ pub fn compare_names(a: &NameKey, b: &NameKey) -> Option<Level> {
     if a.normalized == b.normalized {
         return Some(Level::Exact);
     }
-    if a.folded == b.folded || (!a.letters.is_empty() && a.letters == b.letters) {
+    if a.folded == b.folded
+        || (!a.letters.is_empty() && a.letters == b.letters)
+        || same_words(&a.folded, &b.folded)
+    {
         return Some(Level::Folded);
     }
     if !a.pinyin.is_empty() && a.pinyin == b.pinyin {
@@ -210,10 +216,57 @@ pub fn compare_names(a: &NameKey, b: &NameKey) -> Option<Level> {
     // typo; Chinese names one character apart stay below 0.9, rightly —
     // siblings share a surname and often a generation character (李佳怡,
     // 李佳琪), so such a pair is evidence of a family, not of one person.
-    if strsim::jaro_winkler(&a.folded, &b.folded) >= 0.9 {
+    if strsim::jaro_winkler(&a.folded, &b.folded) >= 0.9 || words_contained(&a.folded, &b.folded) {
         return Some(Level::Similar);
     }
     Some(Level::Different)
+}
+
+/// Lower-case words of a Latin-script name, sorted; `None` for a name
+/// written without spaces (Chinese names are one word).
+fn words(name: &str) -> Option<Vec<String>> {
+    if !name.contains(' ') {
+        return None;
+    }
+    let mut w: Vec<String> = name
+        .split(' ')
+        .map(|w| {
+            w.chars()
+                .filter(|c| c.is_alphabetic())
+                .flat_map(char::to_lowercase)
+                .collect()
+        })
+        .filter(|w: &String| !w.is_empty())
+        .collect();
+    w.sort_unstable();
+    Some(w)
+}
+
+/// The same words in another order (`HUXLEY Claudia`, `claudia huxley`).
+fn same_words(a: &str, b: &str) -> bool {
+    matches!((words(a), words(b)), (Some(x), Some(y)) if x == y)
+}
+
+/// Every word of the shorter name appears in the longer (a given name
+/// left out: `rundle` and `georgia rundle`).
+fn words_contained(a: &str, b: &str) -> bool {
+    let split = |n: &str| -> Vec<String> {
+        n.split(' ')
+            .map(|w| {
+                w.chars()
+                    .filter(|c| c.is_alphabetic())
+                    .flat_map(char::to_lowercase)
+                    .collect()
+            })
+            .filter(|w: &String| !w.is_empty())
+            .collect()
+    };
+    if a.chars().any(is_cjk) || b.chars().any(is_cjk) {
+        return false;
+    }
+    let (x, y) = (split(a), split(b));
+    let (short, long) = if x.len() <= y.len() { (x, y) } else { (y, x) };
+    !short.is_empty() && short.len() < long.len() && short.iter().all(|w| long.contains(w))
 }
 
 /// One record's former name against the other's name (or former names).
@@ -252,9 +305,8 @@ pub fn compare_births(a: Birth, b: Birth) -> Option<Level> {
             return Some(Level::YearMonth);
         }
         let text = |y: i32, m: u32, d: u32| format!("{y:04}{m:02}{d:02}");
-        if digit_typo(&text(a.year, a.month, da), &text(b.year, b.month, db))
-            == Some(Level::OneDigit)
-        {
+        // One keystroke: a digit mistyped or two swapped.
+        if digit_typo(&text(a.year, a.month, da), &text(b.year, b.month, db)).is_some() {
             return Some(Level::OneDigit);
         }
         return Some(Level::Different);
@@ -298,6 +350,15 @@ fn address_level(a: &AddressKey, b: &AddressKey) -> Level {
     let same_house = same(&a.house_number, &b.house_number);
     if same_house && (same(&a.street, &b.street) || same(&a.community, &b.community)) {
         return Level::SameHouse;
+    }
+    // Latin-script addresses carry no recognizable parts; a typo leaves
+    // them close as strings. (Chinese addresses next door to each other are
+    // close as strings too, so they do not get this level.)
+    if !a.key.chars().any(is_cjk)
+        && !b.key.chars().any(is_cjk)
+        && strsim::jaro_winkler(&a.key, &b.key) >= 0.9
+    {
+        return Level::Similar;
     }
     if same(&a.community, &b.community) {
         return Level::SameCommunity;
@@ -413,6 +474,7 @@ mod tests {
         );
         assert_eq!(cmp("1985-03-12", "1985-03-21"), Some(Level::YearMonth));
         assert_eq!(cmp("1985-03-12", "1986-03-12"), Some(Level::OneDigit));
+        assert_eq!(cmp("1955-03-09", "1950-03-09"), Some(Level::OneDigit));
         assert_eq!(cmp("1985-03-12", "1995-07-30"), Some(Level::Different));
         assert_eq!(cmp("1985-03", "1985-03-12"), Some(Level::YearMonth));
         assert_eq!(cmp("1985-03", "1985-04"), Some(Level::Different));
@@ -455,6 +517,14 @@ mod tests {
         assert_eq!(
             cmp("鼓楼街道中山社区23幢502室", "南门街道柳汀社区1幢1室"),
             Some(Level::Different)
+        );
+        assert_eq!(
+            cmp("12 north ryde road 2464 vic", "12 northryyde road 2464 vic"),
+            Some(Level::Similar)
+        );
+        assert_eq!(
+            cmp("鼓楼街道中山社区23幢502室", "鼓楼街道中山社区23幢503室"),
+            Some(Level::SameCommunity)
         );
     }
 }

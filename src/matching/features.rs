@@ -3,6 +3,8 @@
 //! canonical forms, address parts). Built once per record per run, so the
 //! pair loop never re-normalizes anything.
 
+use serde::{Deserialize, Serialize};
+
 use crate::model::address::Address;
 use crate::model::id_number::IdDocument;
 use crate::model::name::PersonName;
@@ -10,22 +12,29 @@ use crate::model::record::ResidentRecord;
 use crate::model::sex::Sex;
 
 /// An identity document as matching sees it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IdKey {
     /// 18-character canonical number when valid; the normalized text when
     /// not (for any document type).
     pub number: String,
     /// Passed area, date and check-digit validation.
+    #[serde(default, skip_serializing_if = "is_false")]
     pub valid: bool,
     /// Valid, and recorded in the old 15-digit form.
+    #[serde(default, skip_serializing_if = "is_false")]
     pub upgraded_from_15: bool,
     /// A passport or permit rather than a resident identity number (its
     /// type, in Chinese, for display).
-    pub other_document: Option<&'static str>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub other_document: Option<String>,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 /// A name as matching sees it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NameKey {
     /// As written, cleaned.
     pub normalized: String,
@@ -58,7 +67,7 @@ impl NameKey {
 }
 
 /// A birth date: year, month and (when known) day.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Birth {
     pub year: i32,
     pub month: u32,
@@ -66,7 +75,7 @@ pub struct Birth {
 }
 
 /// An address as matching sees it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AddressKey {
     /// Normalized, without the district prefix.
     pub key: String,
@@ -89,18 +98,27 @@ impl AddressKey {
     }
 }
 
-/// One record's comparison view.
-#[derive(Debug, Clone, Default, PartialEq)]
+/// One record's comparison view. Stored with the staged record (JSON,
+/// empty parts left out) so resolution does not re-derive it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Features {
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub id: Option<IdKey>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<NameKey>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub former_names: Vec<NameKey>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub birth: Option<Birth>,
     /// Male or female; unknown and unspecified count as missing.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub sex: Option<Sex>,
     /// Canonical forms of the recognized phones.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub phones: Vec<String>,
     /// Registered and current address, whichever are known.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub addresses: Vec<AddressKey>,
 }
 
@@ -124,7 +142,7 @@ impl Features {
                 number: number.clone(),
                 valid: false,
                 upgraded_from_15: false,
-                other_document: Some(doc_type.label_zh()),
+                other_document: Some(doc_type.label_zh().to_owned()),
             },
         });
         let id = id.filter(|k| !k.number.is_empty());
@@ -211,6 +229,22 @@ mod tests {
         assert_eq!(name.folded, "张伟");
         assert_eq!(name.pinyin, "zhangwei");
         assert_eq!(name.surname, "张");
+    }
+
+    #[test]
+    fn round_trips_through_its_stored_form() {
+        let f = features(serde_json::json!({
+            "id_document": {"kind": "other_document", "doc_type": "passport", "number": "E12345678"},
+            "name": "張偉", "former_names": ["张小伟"], "sex": "male", "birth_date": "1980-02",
+            "phones": ["13812345678"], "current_address": "鼓楼街道中山社区23幢502室"
+        }));
+        let text = serde_json::to_string(&f).unwrap();
+        assert_eq!(
+            serde_json::from_str::<Features>(&text).unwrap(),
+            f,
+            "{text}"
+        );
+        assert_eq!(serde_json::to_string(&Features::default()).unwrap(), "{}");
     }
 
     #[test]

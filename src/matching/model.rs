@@ -161,8 +161,9 @@ impl Default for MatchModel {
                 &[
                     (Exact, p(0.55, 1e-3)),
                     (SameHouse, p(0.1, 2e-3)),
-                    (SameCommunity, p(0.15, 0.05)),
-                    (Different, p(0.2, 0.947)),
+                    (Similar, p(0.1, 2e-4)),
+                    (SameCommunity, p(0.1, 0.05)),
+                    (Different, p(0.15, 0.9468)),
                 ],
             ),
         ];

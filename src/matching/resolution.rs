@@ -10,7 +10,8 @@ use serde::Serialize;
 
 use super::blocking::{candidate_pairs, BlockingOptions, RuleReport};
 use super::cluster::{cluster, Clustering, Constraints, Edge, Refusal};
-use super::features::Features;
+use super::compare::{compare_names, Level};
+use super::features::{Features, NameKey};
 use super::score::{Scorer, Thresholds};
 
 /// Matching settings from `[matching]` in `yici.toml`.
@@ -64,21 +65,41 @@ pub struct Resolved {
     pub blocking: Vec<RuleReport>,
 }
 
-/// Identity numbers shared by records with `min_names` or more different
-/// names (pinyin, so variant spellings of one name count once).
+/// Identity numbers carried under `min_names` or more clearly different
+/// names: names that agree at no level (spelling variants, homophones and
+/// typos of one name count once), i.e. different people.
 pub fn generic_ids<F: Borrow<Features>>(records: &[F], min_names: usize) -> HashSet<String> {
-    let mut names: HashMap<&str, HashSet<&str>> = HashMap::new();
+    let mut names: HashMap<&str, Vec<&NameKey>> = HashMap::new();
     for f in records {
         let f = f.borrow();
         if let (Some(id), Some(name)) = (&f.id, &f.name) {
-            names.entry(&id.number).or_default().insert(&name.pinyin);
+            let seen = names.entry(&id.number).or_default();
+            if !seen.iter().any(|n| n.pinyin == name.pinyin) {
+                seen.push(name);
+            }
         }
     }
+    let min = min_names.max(2);
     names
         .into_iter()
-        .filter(|(_, n)| n.len() >= min_names.max(2))
+        .filter(|(_, n)| n.len() >= min && distinct_people(n) >= min)
         .map(|(id, _)| id.to_owned())
         .collect()
+}
+
+/// How many groups of mutually unrelated names a list holds (greedy: a
+/// name joins the first group whose first name it agrees with at all).
+fn distinct_people(names: &[&NameKey]) -> usize {
+    let mut heads: Vec<&NameKey> = Vec::new();
+    for &n in names {
+        if !heads
+            .iter()
+            .any(|h| compare_names(h, n) != Some(Level::Different))
+        {
+            heads.push(n);
+        }
+    }
+    heads.len()
 }
 
 /// Scores pairs on every core.
@@ -299,6 +320,19 @@ mod tests {
 
     #[test]
     fn placeholder_ids_are_generic() {
+        let typos: Vec<Features> = [
+            "Jonathan Smith",
+            "Jonathon Smith",
+            "Jonathan Smyth",
+            "Smith Jonathan",
+        ]
+        .iter()
+        .map(|n| f(serde_json::json!({"id_document": id("7234561"), "name": n})))
+        .collect();
+        assert!(
+            generic_ids(&typos, 3).is_empty(),
+            "spellings of one name are one person"
+        );
         let records: Vec<Features> = ["张伟", "李娜", "王芳", "王芳"]
             .iter()
             .map(|n| f(serde_json::json!({"id_document": id("000000000000000000"), "name": n})))

@@ -59,6 +59,7 @@ fn blocked_fields(rule: BlockingRule) -> &'static [Field] {
         | BlockingRule::SurnameBirthDate
         | BlockingRule::NameBirthMonth => &[Field::Name, Field::BirthDate],
         BlockingRule::BirthDateSexCommunity => &[Field::BirthDate, Field::Sex, Field::Address],
+        BlockingRule::BirthDate => &[Field::BirthDate],
     }
 }
 

@@ -28,6 +28,11 @@ const SQLITE: &[Embedded] = &[
         "link hash",
         include_str!("../../migrations/sqlite/0002_link_hash.sql"),
     ),
+    (
+        3,
+        "match key",
+        include_str!("../../migrations/sqlite/0003_match_key.sql"),
+    ),
 ];
 
 /// PostgreSQL migrations: the same versions as [`SQLITE`], in its dialect.
@@ -41,6 +46,11 @@ const POSTGRES: &[Embedded] = &[
         2,
         "link hash",
         include_str!("../../migrations/postgres/0002_link_hash.sql"),
+    ),
+    (
+        3,
+        "match key",
+        include_str!("../../migrations/postgres/0003_match_key.sql"),
     ),
 ];
 

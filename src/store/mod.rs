@@ -90,7 +90,9 @@ pub use master_index::{DecidedBy, Event, Link, Master, MasterStatus, NewEvent};
 pub use migrate::ColumnInfo;
 pub use outbox::{NewOutbox, OutboxItem, OutboxStatus};
 pub use payloads::{Payload, PayloadSet};
-pub use resolution::{ActiveRecord, LinkState, LinkWrite, RecordLink, ResolutionWrite};
+pub use resolution::{
+    unpack_record, LinkRow, LinkWrite, PackedPage, PackedRecord, RecordLink, ResolutionWrite,
+};
 pub use review::{
     MatchRule, MatchRuleKind, NewMatchRule, NewReview, RecordRef, Review, ReviewDecision,
     ReviewStatus,

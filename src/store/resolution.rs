@@ -6,35 +6,91 @@
 
 use std::collections::HashMap;
 
-use sqlx::QueryBuilder;
+use sqlx::{QueryBuilder, Row};
 
 use super::master_index::{DecidedBy, NewEvent};
 use super::review::{MatchRule, NewReview};
 use super::{json_text, now_text, Decode, Result, RunId, Store, StoreError, WritePool};
 
-/// A staged record as resolution reads it.
+/// A page of active staged records, packed by the database into one text
+/// (one result row per page instead of one per record: the driver's
+/// per-row cost dominated reading). Records are separated by `\x1e`,
+/// fields by `\x1f`: id, source, source key (a JSON string, so any
+/// character is safe), content hash, match key (JSON, may be empty).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ActiveRecord {
-    /// Row id (pagination).
-    pub id: i64,
-    pub source: String,
-    pub source_key: String,
-    /// Canonical record JSON.
-    pub canonical: String,
-    pub content_hash: String,
+pub struct PackedPage {
+    /// The highest row id in the page (where the next page starts).
+    pub last_id: i64,
+    pub text: String,
 }
 
-/// A record's current link.
-#[derive(Debug, Clone, PartialEq)]
-pub struct LinkState {
+/// One record of a [`PackedPage`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PackedRecord<'a> {
+    pub id: i64,
+    pub source: &'a str,
+    pub source_key: String,
+    pub content_hash: &'a str,
+    /// Empty when staging stored none (rows staged before match keys).
+    pub match_key: &'a str,
+}
+
+impl PackedPage {
+    /// The records of the page, each as its own text (for splitting
+    /// across threads).
+    pub fn records(&self) -> impl Iterator<Item = &str> {
+        self.text.split('\x1e').filter(|r| !r.is_empty())
+    }
+}
+
+/// Unpacks one record of a [`PackedPage`].
+pub fn unpack_record(text: &str) -> Result<PackedRecord<'_>> {
+    let corrupt = |detail: String| StoreError::Corrupt {
+        op: "active_records",
+        detail,
+    };
+    let mut fields = text.splitn(5, '\x1f');
+    let mut next = || {
+        fields
+            .next()
+            .ok_or_else(|| corrupt(format!("short packed record `{text}`")))
+    };
+    let id = next()?;
+    let (source, key, content_hash, match_key) = (next()?, next()?, next()?, next()?);
+    Ok(PackedRecord {
+        id: id.parse().map_err(|_| corrupt(format!("bad id `{id}`")))?,
+        source,
+        source_key: serde_json::from_str(key)
+            .map_err(|e| corrupt(format!("bad key {key}: {e}")))?,
+        content_hash,
+        match_key,
+    })
+}
+
+/// A record's link as resolution reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkRow {
     pub source: String,
     pub source_key: String,
     pub master_id: String,
-    pub decided_by: DecidedBy,
-    pub match_weight: Option<f64>,
-    /// The staged content hash the link was decided on.
+    /// A steward made the link.
+    pub manual: bool,
+    /// The content hash the link was decided on.
     pub content_hash: Option<String>,
 }
+
+/// Reads a page of active records packed into one row; `$1` after id,
+/// `$2` limit.
+const PACKED_PAGE: (&str, &str) = (
+    "SELECT max(id), group_concat(id || char(31) || source || char(31) || json_quote(source_key) \
+        || char(31) || content_hash || char(31) || coalesce(match_key, ''), char(30)) \
+     FROM (SELECT id, source, source_key, content_hash, match_key FROM staged_records \
+           WHERE status = 'active' AND id > $1 ORDER BY id LIMIT $2)",
+    "SELECT max(id), string_agg(id::text || chr(31) || source || chr(31) || to_json(source_key)::text \
+        || chr(31) || content_hash || chr(31) || coalesce(match_key, ''), chr(30) ORDER BY id) \
+     FROM (SELECT id, source, source_key, content_hash, match_key FROM staged_records \
+           WHERE status = 'active' AND id > $1 ORDER BY id LIMIT $2) AS page",
+);
 
 /// A link to write.
 #[derive(Debug, Clone, PartialEq)]
@@ -75,27 +131,72 @@ pub struct ResolutionWrite {
 const ROWS_PER_STATEMENT: usize = 1000;
 
 impl Store {
-    /// Up to `limit` active staged records with row id above `after_id`.
-    pub async fn active_records(&self, after_id: i64, limit: i64) -> Result<Vec<ActiveRecord>> {
+    /// Up to `limit` active staged records with row id above `after_id`,
+    /// in id order, packed ([`PackedPage`]); `None` past the end.
+    pub async fn active_records(&self, after_id: i64, limit: i64) -> Result<Option<PackedPage>> {
         const OP: &str = "active_records";
-        let sql = "SELECT id, source, source_key, canonical, content_hash FROM staged_records \
-                   WHERE status = 'active' AND id > $1 ORDER BY id LIMIT $2";
-        on_pool!(self, pool => {
-            sqlx::query(sql)
+        let q = StoreError::query(OP);
+        let row: (Option<i64>, Option<String>) = match self.pool() {
+            super::Pool::Sqlite(pool) => sqlx::query_as(PACKED_PAGE.0)
                 .bind(after_id)
                 .bind(limit)
+                .fetch_one(pool)
+                .await
+                .map_err(q)?,
+            super::Pool::Postgres(pool) => sqlx::query_as(PACKED_PAGE.1)
+                .bind(after_id)
+                .bind(limit)
+                .fetch_one(pool)
+                .await
+                .map_err(q)?,
+        };
+        Ok(match row {
+            (Some(last_id), Some(text)) => Some(PackedPage { last_id, text }),
+            _ => None,
+        })
+    }
+
+    /// The canonical records of the given staged rows (for rows staged
+    /// without a match key).
+    pub async fn canonical_records(&self, ids: &[i64]) -> Result<Vec<(i64, String)>> {
+        const OP: &str = "canonical_records";
+        let q = StoreError::query(OP);
+        let mut out = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(ROWS_PER_STATEMENT) {
+            let list = chunk
+                .iter()
+                .map(i64::to_string)
+                .collect::<Vec<_>>()
+                .join(",");
+            // Integers only: safe to inline, and one text for both dialects.
+            let sql = format!("SELECT id, canonical FROM staged_records WHERE id IN ({list})");
+            let rows: Vec<(i64, String)> = on_pool!(self, pool => {
+                sqlx::query_as(&sql).fetch_all(pool).await.map_err(q)?
+            });
+            out.extend(rows);
+        }
+        Ok(out)
+    }
+
+    /// Every link, in no particular order.
+    pub async fn link_rows(&self) -> Result<Vec<LinkRow>> {
+        const OP: &str = "link_rows";
+        let sql = "SELECT source, source_key, master_id, decided_by, content_hash FROM links";
+        let q = StoreError::query(OP);
+        on_pool!(self, pool => {
+            sqlx::query(sql)
                 .fetch_all(pool)
                 .await
-                .map_err(StoreError::query(OP))?
+                .map_err(q)?
                 .iter()
                 .map(|row| {
-                    let d = Decode::new(row, OP);
-                    Ok(ActiveRecord {
-                        id: d.int("id")?,
-                        source: d.text("source")?,
-                        source_key: d.text("source_key")?,
-                        canonical: d.text("canonical")?,
-                        content_hash: d.text("content_hash")?,
+                    let decided_by: String = row.try_get(3).map_err(q)?;
+                    Ok(LinkRow {
+                        source: row.try_get(0).map_err(q)?,
+                        source_key: row.try_get(1).map_err(q)?,
+                        master_id: row.try_get(2).map_err(q)?,
+                        manual: decided_by == DecidedBy::Manual.as_str(),
+                        content_hash: row.try_get(4).map_err(q)?,
                     })
                 })
                 .collect()
@@ -124,32 +225,6 @@ impl Store {
                         source: d.text("source")?,
                         source_key: d.text("source_key")?,
                         master_id: d.opt_text("master_id")?,
-                    })
-                })
-                .collect()
-        })
-    }
-
-    /// Every link.
-    pub async fn link_states(&self) -> Result<Vec<LinkState>> {
-        const OP: &str = "link_states";
-        let sql = "SELECT source, source_key, master_id, decided_by, match_weight, content_hash \
-                   FROM links";
-        on_pool!(self, pool => {
-            sqlx::query(sql)
-                .fetch_all(pool)
-                .await
-                .map_err(StoreError::query(OP))?
-                .iter()
-                .map(|row| {
-                    let d = Decode::new(row, OP);
-                    Ok(LinkState {
-                        source: d.text("source")?,
-                        source_key: d.text("source_key")?,
-                        master_id: d.text("master_id")?,
-                        decided_by: d.parse("decided_by")?,
-                        match_weight: d.opt_float("match_weight")?,
-                        content_hash: d.opt_text("content_hash")?,
                     })
                 })
                 .collect()

@@ -52,6 +52,8 @@ pub struct StageInput {
     pub content_hash: String,
     /// The source's own last-modified value, verbatim, if it has one.
     pub source_updated_at: Option<String>,
+    /// The comparison view matching reads (JSON), when the caller made one.
+    pub match_key: Option<String>,
 }
 
 /// One record that could not be standardized.
@@ -223,7 +225,7 @@ macro_rules! staged_insert_head {
     () => {
         "INSERT INTO staged_records \
             (source, source_key, raw, canonical, problems, content_hash, source_updated_at, \
-             status, first_seen_run, last_seen_run, staged_at, updated_at) "
+             status, first_seen_run, last_seen_run, staged_at, updated_at, match_key) "
     };
 }
 macro_rules! staged_conflict {
@@ -231,7 +233,7 @@ macro_rules! staged_conflict {
         " ON CONFLICT (source, source_key) DO UPDATE SET \
             raw = excluded.raw, canonical = excluded.canonical, problems = excluded.problems, \
             content_hash = excluded.content_hash, source_updated_at = excluded.source_updated_at, \
-            status = 'active', gone_run = NULL, last_seen_run = excluded.last_seen_run, \
+            match_key = excluded.match_key, status = 'active', gone_run = NULL, last_seen_run = excluded.last_seen_run, \
             updated_at = excluded.updated_at"
     };
 }
@@ -250,14 +252,14 @@ macro_rules! quarantine_conflict {
 }
 
 /// PostgreSQL: a whole chunk of staged rows as parallel arrays, one round
-/// trip. `$1` source, `$2` run, `$3` now, `$4…$9` key, raw, canonical,
-/// problems, hash, source_updated_at arrays. `ORDER BY n` keeps row ids in
+/// trip. `$1` source, `$2` run, `$3` now, `$4…$10` key, raw, canonical,
+/// problems, hash, source_updated_at, match_key arrays. `ORDER BY n` keeps row ids in
 /// batch order, as one insert per row did.
 const PG_UPSERT_STAGED: &str = concat!(
     staged_insert_head!(),
-    "SELECT $1, k, r, c, p, h, u, 'active', $2, $2, $3, $3 \
-     FROM UNNEST($4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[]) \
-        WITH ORDINALITY AS t (k, r, c, p, h, u, n) \
+    "SELECT $1, k, r, c, p, h, u, 'active', $2, $2, $3, $3, m \
+     FROM UNNEST($4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[]) \
+        WITH ORDINALITY AS t (k, r, c, p, h, u, m, n) \
      ORDER BY n",
     staged_conflict!()
 );
@@ -321,10 +323,10 @@ impl SqliteValues {
 }
 
 /// Binds source, key, raw, canonical, problems, hash, source_updated_at,
-/// run, run, now, now.
+/// run, run, now, now, match_key.
 static SQLITE_UPSERT_STAGED: SqliteValues = SqliteValues {
     head: staged_insert_head!(),
-    row: "(?, ?, ?, ?, ?, ?, ?, 'active', ?, ?, ?, ?)",
+    row: "(?, ?, ?, ?, ?, ?, ?, 'active', ?, ?, ?, ?, ?)",
     tail: staged_conflict!(),
     texts: [const { OnceLock::new() }; SQLITE_LEVELS],
 };
@@ -538,7 +540,7 @@ impl BatchWriter for SqliteConnection {
 
     async fn upsert_staged(&mut self, batch: &Batch<'_>, rows: &[&StageInput]) -> Result<()> {
         let sql = &SQLITE_UPSERT_STAGED;
-        debug_assert_eq!(sql.per_row(), 11);
+        debug_assert_eq!(sql.per_row(), 12);
         let mut rest = rows;
         for (level, size) in SqliteValues::chunks(rows.len()) {
             let (chunk, tail) = rest.split_at(size);
@@ -556,7 +558,8 @@ impl BatchWriter for SqliteConnection {
                     .bind(batch.run)
                     .bind(batch.run)
                     .bind(batch.now)
-                    .bind(batch.now);
+                    .bind(batch.now)
+                    .bind(row.match_key.as_deref());
             }
             query
                 .execute(&mut *self)
@@ -639,6 +642,8 @@ impl BatchWriter for PgConnection {
                 .iter()
                 .map(|r| r.source_updated_at.as_deref())
                 .collect();
+            let match_keys: Vec<Option<&str>> =
+                chunk.iter().map(|r| r.match_key.as_deref()).collect();
             sqlx::query(PG_UPSERT_STAGED)
                 .bind(batch.source)
                 .bind(batch.run)
@@ -649,6 +654,7 @@ impl BatchWriter for PgConnection {
                 .bind(column(|r| &r.problems))
                 .bind(column(|r| &r.content_hash))
                 .bind(updated)
+                .bind(match_keys)
                 .execute(&mut *self)
                 .await
                 .map_err(StoreError::query(OP))?;

@@ -22,8 +22,7 @@ use crate::matching::cluster::Constraints;
 use crate::matching::resolution::{resolve, Resolved};
 use crate::matching::{Features, MatchModel, Scorer};
 use crate::store::{
-    DecidedBy, LinkState, LinkWrite, MatchRuleKind, NewEvent, NewReview, RecordRef,
-    ResolutionWrite, RunId, Store,
+    LinkWrite, MatchRuleKind, NewEvent, NewReview, RecordRef, ResolutionWrite, RunId, Store,
 };
 
 use super::universe::{Universe, UniverseError};
@@ -82,12 +81,6 @@ pub async fn resolve_run(
 ) -> Result<ResolveReport, UniverseError> {
     let started = Instant::now();
     let universe = Universe::load(store).await?;
-    let links: HashMap<RecordRef, LinkState> = store
-        .link_states()
-        .await?
-        .into_iter()
-        .map(|l| (RecordRef::new(&l.source, &l.source_key), l))
-        .collect();
     let ages = store.master_ages().await?;
     let rules = store.all_match_rules().await?;
     let mut report = ResolveReport {
@@ -95,9 +88,10 @@ pub async fn resolve_run(
         unreadable: universe.unreadable.len() as u64,
         ..ResolveReport::default()
     };
-    let link_of = |i: usize| links.get(&universe.refs[i]);
-    let changed: Vec<bool> = (0..universe.len())
-        .map(|i| link_of(i).is_none_or(|l| l.content_hash.as_deref() != Some(&universe.hashes[i])))
+    let changed: Vec<bool> = universe
+        .links
+        .iter()
+        .map(|l| l.is_none_or(|l| !l.current))
         .collect();
     report.changed = changed.iter().filter(|&&c| c).count() as u64;
     let focus = if full {
@@ -114,7 +108,7 @@ pub async fn resolve_run(
     let phase = Instant::now();
     let scorer = universe.scorer(matching, model)?;
     report.generic_ids = generic_count(&universe, &scorer);
-    let hood = neighbourhood(&universe, &focus, &links, matching, full);
+    let hood = neighbourhood(&universe, &focus, matching, full);
     report.compared = hood.len() as u64;
     let sub: Vec<&Features> = hood
         .iter()
@@ -125,7 +119,7 @@ pub async fn resolve_run(
         .enumerate()
         .map(|(k, &i)| (i, k as u32))
         .collect();
-    let constraints = constraints(&universe, &hood, &position, &links, &rules);
+    let constraints = constraints(&universe, &hood, &position, &rules);
     let resolved = resolve(&sub, &scorer, &constraints.clustering, &matching.settings);
     report.pairs = resolved.pairs.len() as u64;
     report.skipped_blocks = resolved.blocking.iter().map(|r| r.skipped_blocks).sum();
@@ -134,7 +128,7 @@ pub async fn resolve_run(
     let phase = Instant::now();
     let previous: Vec<Option<&str>> = hood
         .iter()
-        .map(|&i| link_of(i as usize).map(|l| l.master_id.as_str()))
+        .map(|&i| universe.master_of(i as usize))
         .collect();
     let hood_changed: Vec<bool> = hood.iter().map(|&i| changed[i as usize]).collect();
     let assignment = assign(
@@ -149,7 +143,6 @@ pub async fn resolve_run(
         &universe,
         &hood,
         &previous,
-        &links,
         &resolved,
         &assignment,
         &scorer,
@@ -179,37 +172,29 @@ fn generic_count(universe: &Universe, scorer: &Scorer) -> u64 {
 /// The records to re-cluster: everything for a full run; otherwise the
 /// changed records, the records they are blocked with, and every record of
 /// the masters any of those belong to.
-fn neighbourhood(
-    universe: &Universe,
-    focus: &[bool],
-    links: &HashMap<RecordRef, LinkState>,
-    matching: &Matching,
-    full: bool,
-) -> Vec<u32> {
+fn neighbourhood(universe: &Universe, focus: &[bool], matching: &Matching, full: bool) -> Vec<u32> {
     if full {
         return (0..universe.len() as u32).collect();
     }
     let candidates = candidate_pairs(&universe.features, &matching.settings.blocking, Some(focus));
-    let mut hood: BTreeSet<u32> = (0..universe.len() as u32)
-        .filter(|&i| focus[i as usize])
-        .collect();
-    for (a, b) in candidates.pairs {
-        hood.insert(a);
-        hood.insert(b);
+    let mut touched = vec![false; universe.len()];
+    for (i, &f) in focus.iter().enumerate() {
+        touched[i] = f;
     }
-    let masters: HashSet<&str> = hood
-        .iter()
-        .filter_map(|&i| links.get(&universe.refs[i as usize]))
-        .map(|l| l.master_id.as_str())
-        .collect();
-    for (r, l) in links {
-        if masters.contains(l.master_id.as_str()) {
-            if let Some(i) = universe.position(r) {
-                hood.insert(i);
-            }
+    for (a, b) in candidates.pairs {
+        touched[a as usize] = true;
+        touched[b as usize] = true;
+    }
+    let mut masters = vec![false; universe.masters.len()];
+    for (i, _) in touched.iter().enumerate().filter(|(_, &t)| t) {
+        if let Some(l) = universe.links[i] {
+            masters[l.master as usize] = true;
         }
     }
-    hood.into_iter().collect()
+    (0..universe.len())
+        .filter(|&i| touched[i] || universe.links[i].is_some_and(|l| masters[l.master as usize]))
+        .map(|i| i as u32)
+        .collect()
 }
 
 struct Steward<'a> {
@@ -221,10 +206,9 @@ struct Steward<'a> {
 /// Stewards' decisions as clustering constraints over the neighbourhood:
 /// the latest rule per pair, and manual links as anchors.
 fn constraints<'a>(
-    universe: &Universe,
+    universe: &'a Universe,
     hood: &[u32],
     position: &HashMap<u32, u32>,
-    links: &'a HashMap<RecordRef, LinkState>,
     rules: &[crate::store::MatchRule],
 ) -> Steward<'a> {
     let mut latest: BTreeMap<(&RecordRef, &RecordRef), MatchRuleKind> = BTreeMap::new();
@@ -245,10 +229,9 @@ fn constraints<'a>(
     let anchor_masters: Vec<Option<&str>> = hood
         .iter()
         .map(|&i| {
-            links
-                .get(&universe.refs[i as usize])
-                .filter(|l| l.decided_by == DecidedBy::Manual)
-                .map(|l| l.master_id.as_str())
+            universe.links[i as usize]
+                .filter(|l| l.manual)
+                .map(|l| universe.masters[l.master as usize].as_str())
         })
         .collect();
     let mut anchor_ids: HashMap<&str, u32> = HashMap::new();
@@ -273,7 +256,6 @@ fn changes<'a>(
     universe: &Universe,
     hood: &[u32],
     previous: &[Option<&'a str>],
-    links: &HashMap<RecordRef, LinkState>,
     resolved: &Resolved,
     assignment: &crate::master::Assignment,
     scorer: &Scorer,
@@ -316,9 +298,7 @@ fn changes<'a>(
         for &k in ks {
             let i = hood[k] as usize;
             let prev = previous[k];
-            let hash_changed = links
-                .get(&universe.refs[i])
-                .is_none_or(|l| l.content_hash.as_deref() != Some(universe.hashes[i].as_str()));
+            let hash_changed = universe.links[i].is_none_or(|l| !l.current);
             if prev != Some(master) {
                 report.links_changed += 1;
                 if !outcome.is_new {

@@ -4,6 +4,7 @@
 
 use crate::connector::{Batch, Origin, RowProblem};
 use crate::mapping::{Outcome, Standardizer};
+use crate::matching::Features;
 use crate::store::{
     content_hash_parts, QuarantineInput, RunId, StageCounts, StageInput, Store, StoreError,
 };
@@ -101,6 +102,7 @@ fn standardize_one(
             // Changes in what was pulled *or* in how it standardizes (after
             // a mapping fix) both re-stage the record.
             let content_hash = content_hash_parts(&[raw.as_bytes(), canonical.as_bytes()]);
+            let match_key = serde_json::to_string(&Features::of(&s.record)).ok();
             Ok(StageInput {
                 source_key: s.source_key,
                 raw,
@@ -108,6 +110,7 @@ fn standardize_one(
                 problems,
                 content_hash,
                 source_updated_at: s.source_updated_at,
+                match_key,
             })
         }
         Outcome::Quarantined {
