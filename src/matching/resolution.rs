@@ -146,9 +146,19 @@ pub fn resolve<F: Borrow<Features> + Sync>(
     constraints: &Constraints,
     settings: &MatchSettings,
 ) -> Resolved {
+    let t = std::time::Instant::now();
     let candidates = candidate_pairs(records, &settings.blocking, None);
+    let blocking = t.elapsed();
     let mut pairs = score_pairs(records, &candidates.pairs, scorer);
+    let scoring = t.elapsed() - blocking;
     let mut clustering = cluster_pairs(records, &pairs, constraints, settings, settings.thresholds);
+    tracing::debug!(
+        pairs = pairs.len(),
+        blocking_s = blocking.as_secs_f64(),
+        scoring_s = scoring.as_secs_f64(),
+        clustering_s = (t.elapsed() - blocking - scoring).as_secs_f64(),
+        "resolved in memory"
+    );
     let promoted = unambiguous_guarded_pairs(&pairs, &clustering, settings.thresholds.upper);
     if !promoted.is_empty() {
         for k in promoted {

@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 
-use sqlx::{QueryBuilder, Row};
+use sqlx::QueryBuilder;
 
 use super::master_index::{DecidedBy, NewEvent};
 use super::review::{MatchRule, NewReview};
@@ -178,29 +178,50 @@ impl Store {
         Ok(out)
     }
 
-    /// Every link, in no particular order.
+    /// Every link, in no particular order. Read packed like
+    /// [`Store::active_records`]: one text, records separated by `\x1e`,
+    /// fields by `\x1f` (source, key as a JSON string, master, decided by,
+    /// content hash or empty).
     pub async fn link_rows(&self) -> Result<Vec<LinkRow>> {
         const OP: &str = "link_rows";
-        let sql = "SELECT source, source_key, master_id, decided_by, content_hash FROM links";
         let q = StoreError::query(OP);
-        on_pool!(self, pool => {
-            sqlx::query(sql)
-                .fetch_all(pool)
-                .await
-                .map_err(q)?
-                .iter()
-                .map(|row| {
-                    let decided_by: String = row.try_get(3).map_err(q)?;
-                    Ok(LinkRow {
-                        source: row.try_get(0).map_err(q)?,
-                        source_key: row.try_get(1).map_err(q)?,
-                        master_id: row.try_get(2).map_err(q)?,
-                        manual: decided_by == DecidedBy::Manual.as_str(),
-                        content_hash: row.try_get(4).map_err(q)?,
-                    })
+        let text: Option<String> = match self.pool() {
+            super::Pool::Sqlite(pool) => sqlx::query_scalar(
+                "SELECT group_concat(source || char(31) || json_quote(source_key) || char(31) \
+                    || master_id || char(31) || decided_by || char(31) || coalesce(content_hash, ''), \
+                    char(30)) FROM links",
+            )
+            .fetch_one(pool)
+            .await
+            .map_err(q)?,
+            super::Pool::Postgres(pool) => sqlx::query_scalar(
+                "SELECT string_agg(source || chr(31) || to_json(source_key)::text || chr(31) \
+                    || master_id || chr(31) || decided_by || chr(31) || coalesce(content_hash, ''), \
+                    chr(30)) FROM links",
+            )
+            .fetch_one(pool)
+            .await
+            .map_err(q)?,
+        };
+        let corrupt = |detail: String| StoreError::Corrupt { op: OP, detail };
+        text.unwrap_or_default()
+            .split('\x1e')
+            .filter(|r| !r.is_empty())
+            .map(|r| {
+                let f: Vec<&str> = r.splitn(5, '\x1f').collect();
+                let [source, key, master, decided_by, hash] = f[..] else {
+                    return Err(corrupt(format!("short packed link `{r}`")));
+                };
+                Ok(LinkRow {
+                    source: source.to_owned(),
+                    source_key: serde_json::from_str(key)
+                        .map_err(|e| corrupt(format!("bad key {key}: {e}")))?,
+                    master_id: master.to_owned(),
+                    manual: decided_by == DecidedBy::Manual.as_str(),
+                    content_hash: (!hash.is_empty()).then(|| hash.to_owned()),
                 })
-                .collect()
-        })
+            })
+            .collect()
     }
 
     /// Up to `limit` staged records (active or gone) after row `after_id`,
