@@ -22,6 +22,10 @@ pub struct Edge {
     pub a: u32,
     pub b: u32,
     pub weight: f64,
+    /// Joining along this edge also requires unvalidated identity numbers
+    /// (a bad check digit, a wrong date) not to conflict: for links the
+    /// scores alone would not have made.
+    pub strict: bool,
 }
 
 /// What constrains clustering besides the scores.
@@ -58,17 +62,24 @@ pub struct Clustering {
 
 struct Cluster {
     members: Vec<u32>,
+    /// Valid identity numbers.
     ids: Vec<u32>,
+    /// Resident identity numbers that failed validation.
+    unverified: Vec<u32>,
     anchor: Option<u32>,
 }
 
-/// Clusters `n` records. `valid_ids[i]` is record i's valid identity
-/// number (as an index into a table of distinct numbers, `id_text`);
-/// `edges` are all scored pairs; those at or above `link` are followed,
-/// those below `veto` forbid joining their endpoints' clusters.
+/// A record's resident identity number, as an index into the caller's
+/// table of distinct numbers, and whether it is valid.
+pub type IdRef = Option<(u32, bool)>;
+
+/// Clusters `n` records. `ids[i]` is record i's resident identity number
+/// (an index into a table of distinct numbers, `id_text`); `edges` are all
+/// scored pairs; those at or above `link` are followed, those below `veto`
+/// forbid joining their endpoints' clusters.
 pub fn cluster(
     n: usize,
-    valid_ids: &[Option<u32>],
+    ids: &[IdRef],
     id_text: &[&str],
     edges: &[Edge],
     link: f64,
@@ -80,7 +91,16 @@ pub fn cluster(
         .map(|i| {
             Some(Cluster {
                 members: vec![i as u32],
-                ids: valid_ids[i].into_iter().collect(),
+                ids: ids[i]
+                    .filter(|id| id.1)
+                    .map(|id| id.0)
+                    .into_iter()
+                    .collect(),
+                unverified: ids[i]
+                    .filter(|id| !id.1)
+                    .map(|id| id.0)
+                    .into_iter()
+                    .collect(),
                 anchor: constraints.anchors.get(i).copied().flatten(),
             })
         })
@@ -120,11 +140,17 @@ pub fn cluster(
             clusters[ra as usize].as_ref().expect("root has a cluster"),
             clusters[rb as usize].as_ref().expect("root has a cluster"),
         );
-        let refusal = if ca.ids.iter().any(|&x| {
-            cb.ids
-                .iter()
-                .any(|&y| ids_conflict(id_text[x as usize], id_text[y as usize]))
-        }) {
+        let conflict = |xs: &[u32], ys: &[u32]| {
+            xs.iter().any(|&x| {
+                ys.iter()
+                    .any(|&y| ids_conflict(id_text[x as usize], id_text[y as usize]))
+            })
+        };
+        let strict_conflict = e.strict
+            && (conflict(&ca.unverified, &cb.ids)
+                || conflict(&ca.ids, &cb.unverified)
+                || conflict(&ca.unverified, &cb.unverified));
+        let refusal = if conflict(&ca.ids, &cb.ids) || strict_conflict {
             Some(Refusal::IdConflict)
         } else if matches!((ca.anchor, cb.anchor), (Some(x), Some(y)) if x != y)
             || crosses(&mut parent, (ca, ra), (cb, rb), &apart)
@@ -197,6 +223,11 @@ fn union(parent: &mut [u32], clusters: &mut [Option<Cluster>], ra: u32, rb: u32)
             target.ids.push(id);
         }
     }
+    for id in moved.unverified {
+        if !target.unverified.contains(&id) {
+            target.unverified.push(id);
+        }
+    }
     target.anchor = target.anchor.or(moved.anchor);
 }
 
@@ -205,7 +236,16 @@ mod tests {
     use super::*;
 
     fn e(a: u32, b: u32, weight: f64) -> Edge {
-        Edge { a, b, weight }
+        Edge {
+            a,
+            b,
+            weight,
+            strict: false,
+        }
+    }
+
+    fn valid(ids: &[Option<u32>]) -> Vec<IdRef> {
+        ids.iter().map(|i| i.map(|i| (i, true))).collect()
     }
 
     fn groups(c: &Clustering) -> Vec<Vec<u32>> {
@@ -237,7 +277,7 @@ mod tests {
         let ids = ["330203200501011234", "330203200501011250"];
         let c = cluster(
             3,
-            &[Some(0), Some(1), None],
+            &valid(&[Some(0), Some(1), None]),
             &ids,
             &[e(0, 2, 18.0), e(1, 2, 14.0)],
             12.0,
@@ -253,7 +293,7 @@ mod tests {
         let ids = ["11010519491231002X", "11010519491231003X"];
         let c = cluster(
             2,
-            &[Some(0), Some(1)],
+            &valid(&[Some(0), Some(1)]),
             &ids,
             &[e(0, 1, 15.0)],
             12.0,
@@ -277,6 +317,38 @@ mod tests {
         );
         assert_eq!(groups(&c), vec![vec![0, 1], vec![2]]);
         assert_eq!(c.refused[0].1, Refusal::Veto);
+    }
+
+    #[test]
+    fn strict_edges_respect_unverified_numbers() {
+        // A promoted link may not join a record whose mistyped number is
+        // clearly another person's to a cluster with a valid number.
+        let ids = ["330203200501011234", "330203200501019999"];
+        let numbers = [Some((0, true)), Some((1, false))];
+        let strict = Edge {
+            strict: true,
+            ..e(0, 1, 15.0)
+        };
+        let c = cluster(
+            2,
+            &numbers,
+            &ids,
+            &[strict],
+            12.0,
+            -10.0,
+            &Constraints::default(),
+        );
+        assert_eq!(groups(&c), vec![vec![0], vec![1]]);
+        let c = cluster(
+            2,
+            &numbers,
+            &ids,
+            &[e(0, 1, 15.0)],
+            12.0,
+            -10.0,
+            &Constraints::default(),
+        );
+        assert_eq!(groups(&c), vec![vec![0, 1]]);
     }
 
     #[test]

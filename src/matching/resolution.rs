@@ -9,7 +9,7 @@ use std::collections::{HashMap, HashSet};
 use serde::Serialize;
 
 use super::blocking::{candidate_pairs, BlockingOptions, RuleReport};
-use super::cluster::{cluster, Clustering, Constraints, Edge, Refusal};
+use super::cluster::{cluster, Clustering, Constraints, Edge, IdRef, Refusal};
 use super::compare::{compare_names, Level};
 use super::features::{Features, NameKey};
 use super::score::{Scorer, Thresholds};
@@ -50,8 +50,11 @@ pub struct ScoredPair {
     pub cannot_link: bool,
     /// A hard rule leaves the pair to a steward.
     pub review_only: bool,
-    /// The records disagree on sex.
-    pub sexes_differ: bool,
+    /// A guarded pair the resolver may still link when unambiguous (the
+    /// identity number is missing on a side and the sexes agree).
+    pub promotable: bool,
+    /// Promoted: linked under the stricter identity-number check.
+    pub promoted: bool,
 }
 
 /// What one resolution found.
@@ -125,7 +128,8 @@ pub fn score_pairs<F: Borrow<Features> + Sync>(
                                 weight: s.weight,
                                 cannot_link: s.cannot_link,
                                 review_only: s.review_only,
-                                sexes_differ: s.sexes_differ,
+                                promotable: s.promotable,
+                                promoted: false,
                             }
                         })
                         .collect::<Vec<_>>()
@@ -163,6 +167,7 @@ pub fn resolve<F: Borrow<Features> + Sync>(
     if !promoted.is_empty() {
         for k in promoted {
             pairs[k].review_only = false;
+            pairs[k].promoted = true;
         }
         clustering = cluster_pairs(records, &pairs, constraints, settings, settings.thresholds);
     }
@@ -179,25 +184,26 @@ pub fn resolve<F: Borrow<Features> + Sync>(
 /// without an identity number that agrees with someone on birth date and
 /// household, under a homophone of their name, is that person — unless it
 /// agrees like that with two different people (twins), or the sexes
-/// differ. Returns indices into `pairs` of guarded pairs above the link
+/// differ. Promoted pairs join clusters only if no identity numbers
+/// conflict, valid or not. Returns indices into `pairs` of guarded pairs above the link
 /// threshold whose both ends point at a single other cluster.
 fn unambiguous_guarded_pairs(pairs: &[ScoredPair], first: &Clustering, upper: f64) -> Vec<usize> {
     let labels = &first.labels;
     let guarded: Vec<usize> = (0..pairs.len())
         .filter(|&k| pairs[k].review_only && pairs[k].weight >= upper)
         .collect();
+    // Per record: the clusters its guarded pairs point at (or None when a
+    // pair is not promotable, which rules the record out).
     if guarded.is_empty() {
         return guarded;
     }
-    // Per record: the clusters its guarded pairs point at (or None when a
-    // pair disagrees on sex, which rules the record out).
     let mut targets: HashMap<u32, Option<HashSet<u32>>> = HashMap::new();
     for &k in &guarded {
         let p = &pairs[k];
         for (x, y) in [(p.a, p.b), (p.b, p.a)] {
             let entry = targets.entry(x).or_insert_with(|| Some(HashSet::new()));
-            match (entry.as_mut(), p.sexes_differ) {
-                (Some(set), false) => {
+            match (entry.as_mut(), p.promotable) {
+                (Some(set), true) => {
                     set.insert(labels[y as usize]);
                 }
                 _ => *entry = None,
@@ -227,15 +233,19 @@ pub fn cluster_pairs<F: Borrow<Features>>(
 ) -> Clustering {
     let mut id_index: HashMap<&str, u32> = HashMap::new();
     let mut id_text: Vec<&str> = Vec::new();
-    let valid_ids: Vec<Option<u32>> = records
+    let ids: Vec<IdRef> = records
         .iter()
         .map(|f| {
-            f.borrow().valid_id().map(|id| {
-                *id_index.entry(id).or_insert_with(|| {
-                    id_text.push(id);
-                    (id_text.len() - 1) as u32
-                })
-            })
+            let id = f
+                .borrow()
+                .id
+                .as_ref()
+                .filter(|k| k.other_document.is_none())?;
+            let n = *id_index.entry(&id.number).or_insert_with(|| {
+                id_text.push(&id.number);
+                (id_text.len() - 1) as u32
+            });
+            Some((n, id.valid))
         })
         .collect();
     let edges: Vec<Edge> = pairs
@@ -251,11 +261,12 @@ pub fn cluster_pairs<F: Borrow<Features>>(
             } else {
                 p.weight
             },
+            strict: p.promoted,
         })
         .collect();
     cluster(
         records.len(),
-        &valid_ids,
+        &ids,
         &id_text,
         &edges,
         thresholds.upper,

@@ -100,8 +100,10 @@ pub struct Score {
     /// Never link automatically: a steward decides (unless the resolver
     /// finds the pair unambiguous, see `resolution`).
     pub review_only: bool,
-    /// The records disagree on sex.
-    pub sexes_differ: bool,
+    /// A review-only pair the resolver may link when it finds it
+    /// unambiguous: an identity number is missing on a side (not merely
+    /// different) and the sexes agree.
+    pub promotable: bool,
 }
 
 /// Scores pairs with one model over one set of records.
@@ -244,7 +246,8 @@ impl Scorer {
             weight: total,
             cannot_link,
             review_only: possible_twin && !cannot_link,
-            sexes_differ: level_of(Field::Sex) == Some(Level::Different),
+            promotable: level_of(Field::IdNumber).is_none()
+                && level_of(Field::Sex) != Some(Level::Different),
         }
     }
 

@@ -107,7 +107,10 @@ pub async fn resolve_run(
 
     let phase = Instant::now();
     let scorer = universe.scorer(matching, model)?;
-    tracing::debug!(seconds = phase.elapsed().as_secs_f64(), "scorer ready (frequencies, generic ids)");
+    tracing::debug!(
+        seconds = phase.elapsed().as_secs_f64(),
+        "scorer ready (frequencies, generic ids)"
+    );
     report.generic_ids = generic_count(&universe, &scorer);
     let hood = neighbourhood(&universe, &focus, matching, full);
     report.compared = hood.len() as u64;
