@@ -73,8 +73,7 @@ pub async fn run(cli: &Cli, args: &ExplainArgs, out: &Output) -> Result<i32> {
         .match_rules_for(ra)
         .await?
         .into_iter()
-        .filter(|r| &r.left == rb || &r.right == rb)
-        .next_back()
+        .rfind(|r| &r.left == rb || &r.right == rb)
         .map(|r| {
             let kind = match r.kind {
                 MatchRuleKind::MustLink => "must-link",

@@ -31,6 +31,9 @@ pub enum BlockingRule {
     /// The full birth date alone: for small or Latin-script data where
     /// names are too unreliable to block on (blocks get large on big data).
     BirthDate,
+    /// The toneless pinyin of the name alone: catches records whose birth
+    /// date is missing or broken (blocks get large on big data).
+    Name,
 }
 
 impl BlockingRule {
@@ -45,7 +48,7 @@ impl BlockingRule {
     ];
 
     /// Every rule, for config validation and suggestions.
-    pub const ALL: [BlockingRule; 8] = [
+    pub const ALL: [BlockingRule; 9] = [
         BlockingRule::IdNumber,
         BlockingRule::IdNumber17,
         BlockingRule::Phone,
@@ -54,6 +57,7 @@ impl BlockingRule {
         BlockingRule::BirthDateSexCommunity,
         BlockingRule::NameBirthMonth,
         BlockingRule::BirthDate,
+        BlockingRule::Name,
     ];
 
     /// The config spelling.
@@ -67,6 +71,7 @@ impl BlockingRule {
             BlockingRule::BirthDateSexCommunity => "birth_date_sex_community",
             BlockingRule::NameBirthMonth => "name_birth_month",
             BlockingRule::BirthDate => "birth_date",
+            BlockingRule::Name => "name",
         }
     }
 
@@ -144,6 +149,11 @@ impl BlockingRule {
                     emit(buf);
                 }
             }
+            BlockingRule::Name => {
+                if let Some(n) = f.name.as_ref().filter(|n| !n.pinyin.is_empty()) {
+                    emit(&n.pinyin);
+                }
+            }
             BlockingRule::BirthDate => {
                 if let Some(day) = f.birth.and_then(|b| b.day.map(|d| (b, d))) {
                     let (b, d) = day;
@@ -160,6 +170,7 @@ impl BlockingRule {
         match self {
             BlockingRule::IdNumber | BlockingRule::IdNumber17 => mask_id_number(key),
             BlockingRule::Phone => mask_phone(key),
+            BlockingRule::Name => mask_name(key),
             BlockingRule::PinyinBirthYear | BlockingRule::NameBirthMonth => {
                 // A name is personal too: its first letter (or character) only.
                 let (name, rest) = key.split_once('|').unwrap_or((key, ""));

@@ -370,8 +370,10 @@ mod tests {
     fn round_trips_through_the_file() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("model.toml");
-        let mut model = MatchModel::default();
-        model.duplicates_per_record = 2.25;
+        let model = MatchModel {
+            duplicates_per_record: 2.25,
+            ..MatchModel::default()
+        };
         model.save(&path).unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(text.contains("[fields.id_number.exact]"), "{text}");

@@ -60,6 +60,7 @@ fn blocked_fields(rule: BlockingRule) -> &'static [Field] {
         | BlockingRule::NameBirthMonth => &[Field::Name, Field::BirthDate],
         BlockingRule::BirthDateSexCommunity => &[Field::BirthDate, Field::Sex, Field::Address],
         BlockingRule::BirthDate => &[Field::BirthDate],
+        BlockingRule::Name => &[Field::Name],
     }
 }
 

@@ -211,8 +211,9 @@ impl Store {
         let now = now_text();
         on_pool!(self, pool => {
             sqlx::query(
-                "INSERT INTO links (source, source_key, master_id, decided_by, match_weight, run_id, linked_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7) \
+                "INSERT INTO links (source, source_key, master_id, decided_by, match_weight, run_id, linked_at, record_id) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, \
+                    (SELECT id FROM staged_records WHERE source = $1 AND source_key = $2)) \
                  ON CONFLICT (source, source_key) DO UPDATE SET \
                     master_id = excluded.master_id, decided_by = excluded.decided_by, \
                     match_weight = excluded.match_weight, run_id = excluded.run_id, \

@@ -33,6 +33,11 @@ const SQLITE: &[Embedded] = &[
         "match key",
         include_str!("../../migrations/sqlite/0003_match_key.sql"),
     ),
+    (
+        4,
+        "link record id",
+        include_str!("../../migrations/sqlite/0004_link_record_id.sql"),
+    ),
 ];
 
 /// PostgreSQL migrations: the same versions as [`SQLITE`], in its dialect.
@@ -51,6 +56,11 @@ const POSTGRES: &[Embedded] = &[
         3,
         "match key",
         include_str!("../../migrations/postgres/0003_match_key.sql"),
+    ),
+    (
+        4,
+        "link record id",
+        include_str!("../../migrations/postgres/0004_link_record_id.sql"),
     ),
 ];
 

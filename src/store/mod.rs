@@ -91,7 +91,8 @@ pub use migrate::ColumnInfo;
 pub use outbox::{NewOutbox, OutboxItem, OutboxStatus};
 pub use payloads::{Payload, PayloadSet};
 pub use resolution::{
-    unpack_record, LinkRow, LinkWrite, PackedPage, PackedRecord, RecordLink, ResolutionWrite,
+    unpack_record, LinkRow, LinkWrite, PackedLinks, PackedPage, PackedRecord, RecordLink,
+    ResolutionWrite,
 };
 pub use review::{
     MatchRule, MatchRuleKind, NewMatchRule, NewReview, RecordRef, Review, ReviewDecision,

@@ -67,16 +67,54 @@ pub fn unpack_record(text: &str) -> Result<PackedRecord<'_>> {
     })
 }
 
-/// A record's link as resolution reads it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LinkRow {
-    pub source: String,
-    pub source_key: String,
-    pub master_id: String,
+/// Every link, packed into one text by the database: records separated by
+/// `\x1e`, fields by `\x1f` (staged row id, master, decided-by, content
+/// hash or empty). Parsed in place by [`PackedLinks::rows`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PackedLinks {
+    pub text: String,
+}
+
+/// One link of [`PackedLinks`], borrowing its text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LinkRow<'a> {
+    pub record_id: i64,
+    pub master_id: &'a str,
     /// A steward made the link.
     pub manual: bool,
     /// The content hash the link was decided on.
-    pub content_hash: Option<String>,
+    pub content_hash: Option<&'a str>,
+}
+
+impl PackedLinks {
+    /// The links, sorted by staged row id.
+    pub fn rows(&self) -> Result<Vec<LinkRow<'_>>> {
+        let corrupt = |detail: String| StoreError::Corrupt {
+            op: "link_rows",
+            detail,
+        };
+        let mut rows = self
+            .text
+            .split('\x1e')
+            .filter(|r| !r.is_empty())
+            .map(|r| {
+                let f: Vec<&str> = r.splitn(4, '\x1f').collect();
+                let [id, master, decided_by, hash] = f[..] else {
+                    return Err(corrupt(format!("short packed link `{r}`")));
+                };
+                Ok(LinkRow {
+                    record_id: id
+                        .parse()
+                        .map_err(|_| corrupt(format!("bad record id `{id}`")))?,
+                    master_id: master,
+                    manual: decided_by == DecidedBy::Manual.as_str(),
+                    content_hash: (!hash.is_empty()).then_some(hash),
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        rows.sort_unstable_by_key(|r| r.record_id);
+        Ok(rows)
+    }
 }
 
 /// Reads a page of active records packed into one row; `$1` after id,
@@ -95,6 +133,8 @@ const PACKED_PAGE: (&str, &str) = (
 /// A link to write.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LinkWrite {
+    /// The staged row's id.
+    pub record_id: i64,
     pub source: String,
     pub source_key: String,
     pub master_id: String,
@@ -178,50 +218,31 @@ impl Store {
         Ok(out)
     }
 
-    /// Every link, in no particular order. Read packed like
-    /// [`Store::active_records`]: one text, records separated by `\x1e`,
-    /// fields by `\x1f` (source, key as a JSON string, master, decided by,
-    /// content hash or empty).
-    pub async fn link_rows(&self) -> Result<Vec<LinkRow>> {
+    /// Every link of a staged row ([`PackedLinks`]).
+    pub async fn link_rows(&self) -> Result<PackedLinks> {
         const OP: &str = "link_rows";
         let q = StoreError::query(OP);
         let text: Option<String> = match self.pool() {
             super::Pool::Sqlite(pool) => sqlx::query_scalar(
-                "SELECT group_concat(source || char(31) || json_quote(source_key) || char(31) \
-                    || master_id || char(31) || decided_by || char(31) || coalesce(content_hash, ''), \
-                    char(30)) FROM links",
+                "SELECT group_concat(record_id || char(31) || master_id || char(31) \
+                    || decided_by || char(31) || coalesce(content_hash, ''), char(30)) \
+                 FROM links WHERE record_id IS NOT NULL",
             )
             .fetch_one(pool)
             .await
             .map_err(q)?,
             super::Pool::Postgres(pool) => sqlx::query_scalar(
-                "SELECT string_agg(source || chr(31) || to_json(source_key)::text || chr(31) \
-                    || master_id || chr(31) || decided_by || chr(31) || coalesce(content_hash, ''), \
-                    chr(30)) FROM links",
+                "SELECT string_agg(record_id::text || chr(31) || master_id || chr(31) \
+                    || decided_by || chr(31) || coalesce(content_hash, ''), chr(30)) \
+                 FROM links WHERE record_id IS NOT NULL",
             )
             .fetch_one(pool)
             .await
             .map_err(q)?,
         };
-        let corrupt = |detail: String| StoreError::Corrupt { op: OP, detail };
-        text.unwrap_or_default()
-            .split('\x1e')
-            .filter(|r| !r.is_empty())
-            .map(|r| {
-                let f: Vec<&str> = r.splitn(5, '\x1f').collect();
-                let [source, key, master, decided_by, hash] = f[..] else {
-                    return Err(corrupt(format!("short packed link `{r}`")));
-                };
-                Ok(LinkRow {
-                    source: source.to_owned(),
-                    source_key: serde_json::from_str(key)
-                        .map_err(|e| corrupt(format!("bad key {key}: {e}")))?,
-                    master_id: master.to_owned(),
-                    manual: decided_by == DecidedBy::Manual.as_str(),
-                    content_hash: (!hash.is_empty()).then(|| hash.to_owned()),
-                })
-            })
-            .collect()
+        Ok(PackedLinks {
+            text: text.unwrap_or_default(),
+        })
     }
 
     /// Up to `limit` staged records (active or gone) after row `after_id`,
@@ -313,7 +334,7 @@ impl Store {
             }
             for chunk in w.links.chunks(ROWS_PER_STATEMENT) {
                 let mut b = QueryBuilder::new(
-                    "INSERT INTO links (source, source_key, master_id, decided_by, match_weight, run_id, linked_at, content_hash) ",
+                    "INSERT INTO links (source, source_key, master_id, decided_by, match_weight, run_id, linked_at, content_hash, record_id) ",
                 );
                 b.push_values(chunk, |mut row, l| {
                     row.push_bind(&l.source)
@@ -323,7 +344,8 @@ impl Store {
                         .push_bind(l.match_weight)
                         .push_bind(run.0)
                         .push_bind(&now)
-                        .push_bind(&l.content_hash);
+                        .push_bind(&l.content_hash)
+                        .push_bind(l.record_id);
                 });
                 // A steward's link keeps its author; the matcher only
                 // records the hash it re-checked it against.
@@ -331,7 +353,7 @@ impl Store {
                     " ON CONFLICT (source, source_key) DO UPDATE SET \
                        master_id = excluded.master_id, match_weight = excluded.match_weight, \
                        run_id = excluded.run_id, linked_at = excluded.linked_at, \
-                       content_hash = excluded.content_hash",
+                       content_hash = excluded.content_hash, record_id = excluded.record_id",
                 );
                 b.build().execute(&mut *tx).await.map_err(q)?;
             }

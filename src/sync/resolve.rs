@@ -315,6 +315,7 @@ fn changes<'a>(
             }
             if prev != Some(master) || hash_changed {
                 write.links.push(LinkWrite {
+                    record_id: universe.ids[i],
                     source: universe.refs[i].source.clone(),
                     source_key: universe.refs[i].source_key.clone(),
                     master_id: master.to_owned(),

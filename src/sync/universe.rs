@@ -39,6 +39,8 @@ pub struct LinkInfo {
 /// from run to run, so the same data gives the same pairs and clusters).
 #[derive(Debug, Default)]
 pub struct Universe {
+    /// Staged row ids (ascending).
+    pub ids: Vec<i64>,
     pub refs: Vec<RecordRef>,
     pub hashes: Vec<String>,
     pub features: Vec<Features>,
@@ -59,97 +61,111 @@ const PAGE: i64 = 20_000;
 impl Universe {
     /// Reads every active staged record with its link.
     pub async fn load(store: &Store) -> Result<Universe, UniverseError> {
-        // Links are read alongside the records, on another connection.
-        let links = {
-            let store = store.clone();
-            tokio::spawn(async move { store.link_rows().await })
-        };
         let started = std::time::Instant::now();
-        let mut rows: Vec<Unpacked> = Vec::new();
+        let packed_links = store.link_rows().await?;
+        let links = packed_links.rows()?;
+        // Records and links both come in row-id order: pair them by merging,
+        // page by page, so no page outlives its conversion.
+        let mut next_link = links.iter().peekable();
+        let mut master_index: HashMap<&str, u32> = HashMap::new();
+        // Sized up front: growing vectors of a million records would hold
+        // the old and the new buffer at once.
+        let expected = store
+            .summary()
+            .await?
+            .staged
+            .values()
+            .map(|c| c.active)
+            .sum::<u64>() as usize;
+        let mut universe = Universe {
+            ids: Vec::with_capacity(expected),
+            refs: Vec::with_capacity(expected),
+            hashes: Vec::with_capacity(expected),
+            features: Vec::with_capacity(expected),
+            links: Vec::with_capacity(expected),
+            ..Universe::default()
+        };
+        let mut missing: Vec<usize> = Vec::new();
         let mut after = 0;
-        let mut fetching = std::time::Duration::ZERO;
-        loop {
-            let t = std::time::Instant::now();
-            let Some(page) = store.active_records(after, PAGE).await? else {
-                break;
-            };
-            fetching += t.elapsed();
+        while let Some(page) = store.active_records(after, PAGE).await? {
             after = page.last_id;
-            let parsed = tokio::task::spawn_blocking(move || unpack_page(&page))
+            let mut rows = tokio::task::spawn_blocking(move || unpack_page(&page))
                 .await
                 .expect("parsing staged records panicked")?;
-            rows.extend(parsed);
-        }
-        // Rows staged before match keys were stored: derive them.
-        let missing: Vec<i64> = rows
-            .iter()
-            .filter(|r| r.features.is_none())
-            .map(|r| r.id)
-            .collect();
-        if !missing.is_empty() {
-            let canonical: HashMap<i64, String> = store
-                .canonical_records(&missing)
-                .await?
-                .into_iter()
-                .collect();
-            for row in rows.iter_mut().filter(|r| r.features.is_none()) {
-                row.features = canonical.get(&row.id).and_then(|text| {
-                    serde_json::from_str::<ResidentRecord>(text)
-                        .map(|r| Features::of(&r))
-                        .map_err(|error| unreadable(&row.source, &row.source_key, &error))
-                        .ok()
-                });
-            }
-        }
-        let read = started.elapsed();
-        let links = links.await.expect("reading links panicked")?;
-        let mut by_source: HashMap<String, HashMap<String, crate::store::LinkRow>> = HashMap::new();
-        for l in links {
-            by_source
-                .entry(l.source.clone())
-                .or_default()
-                .insert(l.source_key.clone(), l);
-        }
-        let mut universe = Universe::default();
-        let mut master_index: HashMap<String, u32> = HashMap::new();
-        for row in rows {
-            let r = RecordRef::new(row.source, row.source_key);
-            let Some(features) = row.features else {
-                universe.unreadable.push(r);
-                continue;
-            };
-            let link = by_source
-                .get_mut(r.source.as_str())
-                .and_then(|m| m.remove(r.source_key.as_str()))
-                .map(|l| {
-                    let master = match master_index.get(&l.master_id) {
-                        Some(&i) => i,
-                        None => {
-                            let i = universe.masters.len() as u32;
-                            universe.masters.push(l.master_id.clone());
-                            master_index.insert(l.master_id, i);
-                            i
-                        }
-                    };
+            rows.sort_unstable_by_key(|r| r.id);
+            for row in rows {
+                while next_link.next_if(|l| l.record_id < row.id).is_some() {}
+                let link = next_link.next_if(|l| l.record_id == row.id).map(|l| {
+                    let master = *master_index.entry(l.master_id).or_insert_with(|| {
+                        universe.masters.push(l.master_id.to_owned());
+                        (universe.masters.len() - 1) as u32
+                    });
                     LinkInfo {
                         master,
                         manual: l.manual,
-                        current: l.content_hash.as_deref() == Some(row.content_hash.as_str()),
+                        current: l.content_hash == Some(row.content_hash.as_str()),
                     }
                 });
-            universe.links.push(link);
-            universe.hashes.push(row.content_hash);
-            universe.features.push(features);
-            universe.refs.push(r);
+                if row.features.is_none() {
+                    missing.push(universe.ids.len());
+                }
+                universe.ids.push(row.id);
+                universe.links.push(link);
+                universe.hashes.push(row.content_hash);
+                universe.features.push(row.features.unwrap_or_default());
+                universe
+                    .refs
+                    .push(RecordRef::new(row.source, row.source_key));
+            }
+        }
+        if !missing.is_empty() {
+            universe.derive_missing(store, &missing).await?;
         }
         tracing::debug!(
             records = universe.len(),
-            fetching_s = fetching.as_secs_f64(),
-            reading_and_parsing_s = read.as_secs_f64(),
-            total_s = started.elapsed().as_secs_f64(),
+            seconds = started.elapsed().as_secs_f64(),
             "loaded staged records for matching"
         );
         Ok(universe)
+    }
+
+    /// Rows staged before match keys were stored (or with an unreadable
+    /// one): derive the comparison view from the canonical record; drop
+    /// the record from matching if that fails too.
+    async fn derive_missing(
+        &mut self,
+        store: &Store,
+        missing: &[usize],
+    ) -> Result<(), UniverseError> {
+        let ids: Vec<i64> = missing.iter().map(|&i| self.ids[i]).collect();
+        let canonical: HashMap<i64, String> =
+            store.canonical_records(&ids).await?.into_iter().collect();
+        let mut drop = vec![false; self.len()];
+        for &i in missing {
+            let r = &self.refs[i];
+            let derived = canonical.get(&self.ids[i]).and_then(|text| {
+                serde_json::from_str::<ResidentRecord>(text)
+                    .map(|rec| Features::of(&rec))
+                    .map_err(|error| unreadable(&r.source, &r.source_key, &error))
+                    .ok()
+            });
+            match derived {
+                Some(f) => self.features[i] = f,
+                None => drop[i] = true,
+            }
+        }
+        if drop.iter().any(|&d| d) {
+            self.unreadable = (0..drop.len())
+                .filter(|&i| drop[i])
+                .map(|i| self.refs[i].clone())
+                .collect();
+            keep_unless(&mut self.ids, &drop);
+            keep_unless(&mut self.links, &drop);
+            keep_unless(&mut self.hashes, &drop);
+            keep_unless(&mut self.features, &drop);
+            keep_unless(&mut self.refs, &drop);
+        }
+        Ok(())
     }
 
     /// The master id a record is linked to.
@@ -206,6 +222,12 @@ impl Universe {
 /// Loads the model the settings name (defaults when it does not exist yet).
 pub fn load_model(matching: &Matching) -> Result<MatchModel, UniverseError> {
     Ok(MatchModel::load_or_default(&matching.model_path)?)
+}
+
+/// Removes the elements whose `drop` flag is set.
+fn keep_unless<T>(v: &mut Vec<T>, drop: &[bool]) {
+    let mut flags = drop.iter();
+    v.retain(|_| !*flags.next().expect("one flag per element"));
 }
 
 /// One staged record, unpacked; `features` is `None` while it has to be
