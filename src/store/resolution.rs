@@ -317,6 +317,7 @@ impl Store {
         let q = StoreError::query(OP);
         on_pool!(self, pool => {
             let mut tx = pool.begin_write().await.map_err(q)?;
+            let t = std::time::Instant::now();
             for chunk in w.new_masters.chunks(ROWS_PER_STATEMENT) {
                 let mut b = QueryBuilder::new(
                     "INSERT INTO masters (id, status, golden, golden_version, created_run, created_at, updated_at) ",
@@ -332,7 +333,12 @@ impl Store {
                 });
                 b.build().execute(&mut *tx).await.map_err(q)?;
             }
-            for chunk in w.links.chunks(ROWS_PER_STATEMENT) {
+            let masters_s = t.elapsed().as_secs_f64();
+            // In key order: the links key and the staged-records key they
+            // reference are then both walked sequentially, not at random.
+            let mut links: Vec<&LinkWrite> = w.links.iter().collect();
+            links.sort_unstable_by(|a, b| (&a.source, &a.source_key).cmp(&(&b.source, &b.source_key)));
+            for chunk in links.chunks(ROWS_PER_STATEMENT) {
                 let mut b = QueryBuilder::new(
                     "INSERT INTO links (source, source_key, master_id, decided_by, match_weight, run_id, linked_at, content_hash, record_id) ",
                 );
@@ -357,6 +363,7 @@ impl Store {
                 );
                 b.build().execute(&mut *tx).await.map_err(q)?;
             }
+            let links_s = t.elapsed().as_secs_f64() - masters_s;
             for (absorbed, survivor) in &w.merges {
                 sqlx::query(
                     "UPDATE masters SET status = 'merged', merged_into = $1, updated_at = $2 WHERE id = $3",
@@ -375,6 +382,7 @@ impl Store {
                     .await
                     .map_err(q)?;
             }
+            let before_events = t.elapsed().as_secs_f64();
             for chunk in w.events.chunks(ROWS_PER_STATEMENT) {
                 let mut b = QueryBuilder::new(
                     "INSERT INTO events (master_id, kind, actor, reason, detail, run_id, created_at) ",
@@ -408,7 +416,15 @@ impl Store {
                 b.push(" ON CONFLICT (left_ref, right_ref) DO NOTHING");
                 queued += b.build().execute(&mut *tx).await.map_err(q)?.rows_affected();
             }
+            let before_commit = t.elapsed().as_secs_f64();
             tx.commit().await.map_err(q)?;
+            tracing::debug!(
+                masters_s,
+                links_s,
+                events_and_reviews_s = before_commit - before_events,
+                commit_s = t.elapsed().as_secs_f64() - before_commit,
+                "resolution written"
+            );
             Ok(queued)
         })
     }
