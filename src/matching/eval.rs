@@ -3,12 +3,13 @@
 //! operator sees *why* the resolver erred, not just how often.
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::Serialize;
 
 use super::compare::{Field, Level};
 use super::features::Features;
+use super::InputFileError;
 
 /// `source,source_key,person_id` rows.
 #[derive(Debug, Clone, Default)]
@@ -16,36 +17,20 @@ pub struct Truth {
     persons: HashMap<(String, String), String>,
 }
 
-/// Why a truth file could not be read.
-#[derive(Debug, thiserror::Error)]
-pub enum TruthError {
-    #[error("{}: {error}", path.display())]
-    Io {
-        path: PathBuf,
-        error: std::io::Error,
-    },
-    #[error("{}:{line}: {problem}", path.display())]
-    Line {
-        path: PathBuf,
-        line: u64,
-        problem: String,
-    },
-}
-
 impl Truth {
     /// Reads a CSV with the header `source,source_key,person_id`.
-    pub fn load(path: &Path) -> Result<Truth, TruthError> {
-        let mut reader = csv::Reader::from_path(path).map_err(|e| TruthError::Io {
+    pub fn load(path: &Path) -> Result<Truth, InputFileError> {
+        let mut reader = csv::Reader::from_path(path).map_err(|e| InputFileError::Io {
             path: path.to_owned(),
             error: std::io::Error::other(e),
         })?;
-        let headers = reader.headers().map_err(|e| TruthError::Line {
+        let headers = reader.headers().map_err(|e| InputFileError::Line {
             path: path.to_owned(),
             line: 1,
             problem: e.to_string(),
         })?;
         if headers.iter().collect::<Vec<_>>() != ["source", "source_key", "person_id"] {
-            return Err(TruthError::Line {
+            return Err(InputFileError::Line {
                 path: path.to_owned(),
                 line: 1,
                 problem: "the header must be `source,source_key,person_id`".to_owned(),
@@ -53,7 +38,7 @@ impl Truth {
         }
         let mut persons = HashMap::new();
         for row in reader.records() {
-            let row = row.map_err(|e| TruthError::Line {
+            let row = row.map_err(|e| InputFileError::Line {
                 path: path.to_owned(),
                 line: e.position().map_or(0, |p| p.line()),
                 problem: e.to_string(),
@@ -61,7 +46,7 @@ impl Truth {
             let line = row.position().map_or(0, |p| p.line());
             let (Some(source), Some(key), Some(person)) = (row.get(0), row.get(1), row.get(2))
             else {
-                return Err(TruthError::Line {
+                return Err(InputFileError::Line {
                     path: path.to_owned(),
                     line,
                     problem: "expected 3 fields".to_owned(),

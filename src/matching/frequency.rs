@@ -3,9 +3,10 @@
 //! operator's table (a district is a skewed sample of the country's names).
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use super::features::Features;
+use super::InputFileError;
 
 /// How often values occur among the records.
 #[derive(Debug, Clone, Default)]
@@ -15,22 +16,6 @@ pub struct TermFrequencies {
     phones: HashMap<String, u32>,
     phoned_records: u32,
     name_table: HashMap<String, f64>,
-}
-
-/// Why an operator's frequency table could not be read.
-#[derive(Debug, thiserror::Error)]
-pub enum FrequencyTableError {
-    #[error("{}: {error}", path.display())]
-    Io {
-        path: PathBuf,
-        error: std::io::Error,
-    },
-    #[error("{}:{line}: {problem}", path.display())]
-    Line {
-        path: PathBuf,
-        line: usize,
-        problem: String,
-    },
 }
 
 impl TermFrequencies {
@@ -82,8 +67,8 @@ fn relative(count: Option<u32>, total: u32) -> f64 {
 
 /// Reads `name,frequency` lines (a header line is allowed; frequency is a
 /// proportion in (0, 1]; names are folded to simplified characters).
-pub fn load_name_table(path: &Path) -> Result<HashMap<String, f64>, FrequencyTableError> {
-    let text = std::fs::read_to_string(path).map_err(|error| FrequencyTableError::Io {
+pub fn load_name_table(path: &Path) -> Result<HashMap<String, f64>, InputFileError> {
+    let text = std::fs::read_to_string(path).map_err(|error| InputFileError::Io {
         path: path.to_owned(),
         error,
     })?;
@@ -93,9 +78,9 @@ pub fn load_name_table(path: &Path) -> Result<HashMap<String, f64>, FrequencyTab
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
-        let bad = |problem: String| FrequencyTableError::Line {
+        let bad = |problem: String| InputFileError::Line {
             path: path.to_owned(),
-            line: i + 1,
+            line: i as u64 + 1,
             problem,
         };
         let Some((name, freq)) = line.split_once(',') else {

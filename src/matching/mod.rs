@@ -16,6 +16,23 @@ pub mod score;
 pub mod train;
 
 pub use blocking::{BlockingOptions, BlockingRule};
+
+/// Why an operator's input file (a name-frequency table, a truth file)
+/// could not be read: the file, and the line when one is at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum InputFileError {
+    #[error("{}: {error}", path.display())]
+    Io {
+        path: std::path::PathBuf,
+        error: std::io::Error,
+    },
+    #[error("{}:{line}: {problem}", path.display())]
+    Line {
+        path: std::path::PathBuf,
+        line: u64,
+        problem: String,
+    },
+}
 pub use compare::{Field, Level};
 pub use features::Features;
 pub use model::MatchModel;

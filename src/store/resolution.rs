@@ -118,7 +118,7 @@ impl PackedLinks {
 }
 
 /// Reads a page of active records packed into one row; `$1` after id,
-/// `$2` limit.
+/// `$2` limit. (SQLite, PostgreSQL.)
 const PACKED_PAGE: (&str, &str) = (
     "SELECT max(id), group_concat(id || char(31) || source || char(31) || json_quote(source_key) \
         || char(31) || content_hash || char(31) || coalesce(match_key, ''), char(30)) \
@@ -128,6 +128,16 @@ const PACKED_PAGE: (&str, &str) = (
         || chr(31) || content_hash || chr(31) || coalesce(match_key, ''), chr(30) ORDER BY id) \
      FROM (SELECT id, source, source_key, content_hash, match_key FROM staged_records \
            WHERE status = 'active' AND id > $1 ORDER BY id LIMIT $2) AS page",
+);
+
+/// Reads every link packed into one row.
+const PACKED_LINKS: (&str, &str) = (
+    "SELECT group_concat(record_id || char(31) || master_id || char(31) \
+        || decided_by || char(31) || coalesce(content_hash, ''), char(30)) \
+     FROM links WHERE record_id IS NOT NULL",
+    "SELECT string_agg(record_id::text || chr(31) || master_id || chr(31) \
+        || decided_by || chr(31) || coalesce(content_hash, ''), chr(30)) \
+     FROM links WHERE record_id IS NOT NULL",
 );
 
 /// A link to write.
@@ -171,25 +181,29 @@ pub struct ResolutionWrite {
 const ROWS_PER_STATEMENT: usize = 1000;
 
 impl Store {
+    /// The statement text for this store's dialect, from a (SQLite,
+    /// PostgreSQL) pair.
+    fn dialect(&self, sql: (&'static str, &'static str)) -> &'static str {
+        match self.pool() {
+            super::Pool::Sqlite(_) => sql.0,
+            super::Pool::Postgres(_) => sql.1,
+        }
+    }
+
     /// Up to `limit` active staged records with row id above `after_id`,
     /// in id order, packed ([`PackedPage`]); `None` past the end.
     pub async fn active_records(&self, after_id: i64, limit: i64) -> Result<Option<PackedPage>> {
         const OP: &str = "active_records";
         let q = StoreError::query(OP);
-        let row: (Option<i64>, Option<String>) = match self.pool() {
-            super::Pool::Sqlite(pool) => sqlx::query_as(PACKED_PAGE.0)
+        let sql = self.dialect(PACKED_PAGE);
+        let row: (Option<i64>, Option<String>) = on_pool!(self, pool => {
+            sqlx::query_as(sql)
                 .bind(after_id)
                 .bind(limit)
                 .fetch_one(pool)
                 .await
-                .map_err(q)?,
-            super::Pool::Postgres(pool) => sqlx::query_as(PACKED_PAGE.1)
-                .bind(after_id)
-                .bind(limit)
-                .fetch_one(pool)
-                .await
-                .map_err(q)?,
-        };
+                .map_err(q)?
+        });
         Ok(match row {
             (Some(last_id), Some(text)) => Some(PackedPage { last_id, text }),
             _ => None,
@@ -222,24 +236,10 @@ impl Store {
     pub async fn link_rows(&self) -> Result<PackedLinks> {
         const OP: &str = "link_rows";
         let q = StoreError::query(OP);
-        let text: Option<String> = match self.pool() {
-            super::Pool::Sqlite(pool) => sqlx::query_scalar(
-                "SELECT group_concat(record_id || char(31) || master_id || char(31) \
-                    || decided_by || char(31) || coalesce(content_hash, ''), char(30)) \
-                 FROM links WHERE record_id IS NOT NULL",
-            )
-            .fetch_one(pool)
-            .await
-            .map_err(q)?,
-            super::Pool::Postgres(pool) => sqlx::query_scalar(
-                "SELECT string_agg(record_id::text || chr(31) || master_id || chr(31) \
-                    || decided_by || chr(31) || coalesce(content_hash, ''), chr(30)) \
-                 FROM links WHERE record_id IS NOT NULL",
-            )
-            .fetch_one(pool)
-            .await
-            .map_err(q)?,
-        };
+        let sql = self.dialect(PACKED_LINKS);
+        let text: Option<String> = on_pool!(self, pool => {
+            sqlx::query_scalar(sql).fetch_one(pool).await.map_err(q)?
+        });
         Ok(PackedLinks {
             text: text.unwrap_or_default(),
         })

@@ -6,9 +6,10 @@
 use std::collections::HashMap;
 
 use crate::config::settings::Matching;
-use crate::matching::frequency::{load_name_table, FrequencyTableError, TermFrequencies};
+use crate::matching::frequency::{load_name_table, TermFrequencies};
 use crate::matching::model::ModelError;
 use crate::matching::resolution::generic_ids;
+use crate::matching::InputFileError;
 use crate::matching::{Features, MatchModel, Scorer};
 use crate::model::record::ResidentRecord;
 use crate::store::{unpack_record, RecordRef, Store, StoreError};
@@ -21,7 +22,7 @@ pub enum UniverseError {
     #[error("match model {0}")]
     Model(#[from] ModelError),
     #[error("name frequencies {0}")]
-    Frequencies(#[from] FrequencyTableError),
+    Frequencies(#[from] InputFileError),
 }
 
 /// A record's current link, as resolution needs it.
