@@ -293,6 +293,9 @@ fn homophones_and_households_with_one_candidate_link() {
     let l = links(&ws);
     assert_eq!(l["clinic:c1"], l["registry:1"]);
     assert_ne!(l["registry:2"], l["registry:1"]);
+    let homophone = explain(&ws, "registry:1", "clinic:c1");
+    assert!(homophone.contains("homophone"), "{homophone}");
+    golden("homophone_names_one_candidate", &homophone);
 }
 
 async fn open(ws: &Workspace) -> Store {
@@ -506,4 +509,63 @@ fn matching_settings_are_validated() {
         said.contains("config/yici.toml:20:1: key `matching.blocking`: unknown blocking rule `phones`; did you mean `phone`?"),
         "{said}"
     );
+}
+
+#[test]
+fn a_resolve_killed_at_any_moment_is_redone_cleanly() {
+    let ws = Workspace::with_shipped_config();
+    ws.json(&["demo", "--persons", "6000"], 0);
+    // A second store over the same sample, staged but not resolved (the
+    // HR API only runs during the demo, so that source fails: exit 4).
+    ws.edit(
+        "config/yici.toml",
+        "sqlite://var/yici.db",
+        "sqlite://var/killed.db",
+    );
+    ws.json(&["pull"], 4);
+    for delay_ms in [30, 80, 130, 180, 230, 280, 330] {
+        let mut child = ws.command(&["-q", "reconcile"]).spawn().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        let _ = child.kill(); // SIGKILL: no cleanup, the lock stays behind
+        let _ = child.wait();
+    }
+    // A live holder (this test process) keeps others out; a holder that is
+    // gone (as a kill at the wrong moment leaves it) is taken over, not
+    // waited on for its whole lease.
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    let hold = |holder: String| {
+        let url = format!("sqlite://{}", ws.path("var/killed.db").display());
+        support::throwaway::on_fresh_thread(move || async move {
+            let store = Store::open(&url).await.unwrap();
+            if let Some(current) = store.lock_holder("resolve").await.unwrap() {
+                store.release_lock("resolve", &current).await.unwrap();
+            }
+            let hour = std::time::Duration::from_secs(3600);
+            assert!(store
+                .try_acquire_lock("resolve", &holder, hour)
+                .await
+                .unwrap());
+            store.close().await;
+        });
+    };
+    hold(format!("{}:{}", host.trim(), std::process::id()));
+    let busy = ws.yici(&["reconcile"]);
+    assert_eq!(busy.status.code(), Some(1));
+    assert!(
+        stderr(&busy).contains("another resolve is running"),
+        "{}",
+        stderr(&busy)
+    );
+    hold(format!("{}:{}", host.trim(), u32::MAX - 1));
+    let done = ws.json(&["reconcile"], 0);
+    let l = links(&ws);
+    assert!(!l.is_empty());
+    assert!(l.values().all(|m| !m.is_empty()), "every record linked");
+    assert_eq!(ws.json(&["reconcile"], 0)["changed"], 0, "{done}");
+    let full = ws.json(&["reconcile", "--full"], 0);
+    assert_eq!(full["links_changed"], 0, "{full}");
+    assert_eq!(links(&ws), l);
+    let eval = ws.json(&["eval", "--truth", "sample/truth.csv"], 0);
+    assert_eq!(eval["current"]["false_positives"], 0, "{eval}");
+    assert!(eval["current"]["f1"].as_f64().unwrap() >= 0.998, "{eval}");
 }

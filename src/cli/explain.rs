@@ -7,6 +7,7 @@ use anyhow::{bail, Result};
 use serde::Serialize;
 
 use super::{context, exit, Cli, Output};
+use crate::matching::score::HardRule;
 use crate::matching::{Explanation, Features, Field};
 use crate::model::mask::{mask_digits_in_text, mask_id_number, mask_name, mask_phone};
 use crate::store::{MatchRuleKind, NewEvent, RecordRef, Store};
@@ -233,6 +234,9 @@ fn render(o: &ExplainOutput, upper: f64, lower: f64) -> String {
         e.decision.as_str()
     );
     match o.same_master {
+        Some(true) if e.hard_rule == Some(HardRule::PossibleTwins) => s.push_str(
+            "now: linked to the same master (the only such candidate: no twin to tell apart)\n",
+        ),
         Some(true) => s.push_str("now: linked to the same master\n"),
         Some(false) => s.push_str("now: linked to different masters\n"),
         None => s.push_str("now: not resolved yet (run `yici reconcile`)\n"),

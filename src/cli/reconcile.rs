@@ -48,11 +48,27 @@ pub async fn run(cli: &Cli, args: &ReconcileArgs, out: &Output) -> Result<i32> {
 pub async fn reconcile(config: &Config, store: &Store, full: bool) -> Result<ResolveReport> {
     let matching = &config.settings.matching;
     let model = load_model(matching)?;
-    let holder = format!("yici-{}", std::process::id());
+    let holder = lock_holder_name(std::process::id());
     if !store.try_acquire_lock(LOCK, &holder, LOCK_TTL).await? {
-        anyhow::bail!(
-            "another resolve is running against this store (lock `{LOCK}`); try again when it has finished"
-        );
+        // A holder on this machine whose process is gone was killed: its
+        // run committed nothing (one transaction), so the lock is free.
+        let stale = store
+            .lock_holder(LOCK)
+            .await?
+            .filter(|h| is_dead_local_holder(h));
+        let taken = match stale {
+            Some(dead) => {
+                tracing::warn!(holder = %dead, "taking over the resolve lock of a process that is gone");
+                store.release_lock(LOCK, &dead).await?
+                    && store.try_acquire_lock(LOCK, &holder, LOCK_TTL).await?
+            }
+            None => false,
+        };
+        if !taken {
+            anyhow::bail!(
+                "another resolve is running against this store (lock `{LOCK}`); try again when it has finished"
+            );
+        }
     }
     let run = store.begin_run("resolve").await?;
     let result = resolve_run(store, run, matching, &model, full).await;
@@ -71,6 +87,29 @@ pub async fn reconcile(config: &Config, store: &Store, full: bool) -> Result<Res
     store.finish_run(run, outcome).await?;
     store.release_lock(LOCK, &holder).await?;
     result.context("resolving")
+}
+
+/// `host:pid`, so a later run on the same host can tell a dead holder.
+fn lock_holder_name(pid: u32) -> String {
+    format!("{}:{pid}", host_name())
+}
+
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .unwrap_or_else(|_| "localhost".to_owned())
+}
+
+/// Whether `holder` names a process on this host that no longer runs.
+fn is_dead_local_holder(holder: &str) -> bool {
+    let Some((host, pid)) = holder.rsplit_once(':') else {
+        return false;
+    };
+    let proc = std::path::Path::new("/proc");
+    host == host_name()
+        && proc.join("self").exists()
+        && pid.parse::<u32>().is_ok()
+        && !proc.join(pid).exists()
 }
 
 pub fn render(r: &ResolveReport) -> String {

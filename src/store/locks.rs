@@ -61,4 +61,16 @@ impl Store {
         .map_err(StoreError::query(OP))?;
         Ok(released == 1)
     }
+
+    /// Who holds `name` now (expired or not), if anyone.
+    pub async fn lock_holder(&self, name: &str) -> Result<Option<String>> {
+        const OP: &str = "lock_holder";
+        on_pool!(self, pool => {
+            sqlx::query_scalar("SELECT holder FROM job_locks WHERE name = $1")
+                .bind(name)
+                .fetch_optional(pool)
+                .await
+        })
+        .map_err(StoreError::query(OP))
+    }
 }
