@@ -41,6 +41,8 @@ pub enum Level {
     /// Name: Jaro–Winkler ≥ 0.9 on characters, or a Latin-script name
     /// with a word left out. Address: Latin-script, Jaro–Winkler ≥ 0.9.
     Similar,
+    /// Name (Latin script): one word agrees exactly, the others do not.
+    OnePart,
     /// Identity number: one digit different. Birth date: one digit
     /// different or two adjacent digits swapped.
     OneDigit,
@@ -81,7 +83,7 @@ impl Field {
         use Level::*;
         match self {
             Field::IdNumber => &[Exact, Upgraded15, OneDigit, Transposed, Different],
-            Field::Name => &[Exact, Folded, Homophone, Similar, Different],
+            Field::Name => &[Exact, Folded, Homophone, Similar, OnePart, Different],
             Field::FormerName => &[Shared, Different],
             Field::BirthDate => &[Exact, DayMonthSwapped, YearMonth, OneDigit, Different],
             Field::Sex => &[Agree, Different],
@@ -135,6 +137,7 @@ impl Level {
             Level::Folded => "folded",
             Level::Homophone => "homophone",
             Level::Similar => "similar",
+            Level::OnePart => "one_part",
             Level::OneDigit => "one_digit",
             Level::Transposed => "transposed",
             Level::DayMonthSwapped => "day_month_swapped",
@@ -203,9 +206,10 @@ pub fn compare_names(a: &NameKey, b: &NameKey) -> Option<Level> {
     if a.normalized == b.normalized {
         return Some(Level::Exact);
     }
+    let latin = LatinWords::of(&a.folded, &b.folded);
     if a.folded == b.folded
         || (!a.letters.is_empty() && a.letters == b.letters)
-        || same_words(&a.folded, &b.folded)
+        || latin.as_ref().is_some_and(LatinWords::same_words)
     {
         return Some(Level::Folded);
     }
@@ -216,57 +220,90 @@ pub fn compare_names(a: &NameKey, b: &NameKey) -> Option<Level> {
     // typo; Chinese names one character apart stay below 0.9, rightly —
     // siblings share a surname and often a generation character (李佳怡,
     // 李佳琪), so such a pair is evidence of a family, not of one person.
-    if strsim::jaro_winkler(&a.folded, &b.folded) >= 0.9 || words_contained(&a.folded, &b.folded) {
+    if strsim::jaro_winkler(&a.folded, &b.folded) >= 0.9
+        || latin.as_ref().is_some_and(LatinWords::close_words)
+    {
         return Some(Level::Similar);
+    }
+    if latin.as_ref().is_some_and(LatinWords::one_part) {
+        return Some(Level::OnePart);
     }
     Some(Level::Different)
 }
 
-/// Lower-case words of a Latin-script name, sorted; `None` for a name
-/// written without spaces (Chinese names are one word).
-fn words(name: &str) -> Option<Vec<String>> {
-    if !name.contains(' ') {
-        return None;
-    }
-    let mut w: Vec<String> = name
-        .split(' ')
-        .map(|w| {
-            w.chars()
-                .filter(|c| c.is_alphabetic())
-                .flat_map(char::to_lowercase)
+/// The words of two Latin-script names (lower-case letters only), for the
+/// comparisons Chinese names do not need: word order, a word left out, a
+/// typo in each word, one part replaced.
+struct LatinWords {
+    a: Vec<String>,
+    b: Vec<String>,
+}
+
+impl LatinWords {
+    /// `None` unless both names are Latin-script and one has several words.
+    fn of(a: &str, b: &str) -> Option<LatinWords> {
+        if a.chars().any(is_cjk) || b.chars().any(is_cjk) || !(a.contains(' ') || b.contains(' ')) {
+            return None;
+        }
+        let split = |n: &str| -> Vec<String> {
+            n.split(' ')
+                .map(|w| {
+                    w.chars()
+                        .filter(|c| c.is_alphabetic())
+                        .flat_map(char::to_lowercase)
+                        .collect()
+                })
+                .filter(|w: &String| !w.is_empty())
                 .collect()
-        })
-        .filter(|w: &String| !w.is_empty())
-        .collect();
-    w.sort_unstable();
-    Some(w)
-}
-
-/// The same words in another order (`HUXLEY Claudia`, `claudia huxley`).
-fn same_words(a: &str, b: &str) -> bool {
-    matches!((words(a), words(b)), (Some(x), Some(y)) if x == y)
-}
-
-/// Every word of the shorter name appears in the longer (a given name
-/// left out: `rundle` and `georgia rundle`).
-fn words_contained(a: &str, b: &str) -> bool {
-    let split = |n: &str| -> Vec<String> {
-        n.split(' ')
-            .map(|w| {
-                w.chars()
-                    .filter(|c| c.is_alphabetic())
-                    .flat_map(char::to_lowercase)
-                    .collect()
-            })
-            .filter(|w: &String| !w.is_empty())
-            .collect()
-    };
-    if a.chars().any(is_cjk) || b.chars().any(is_cjk) {
-        return false;
+        };
+        let (a, b) = (split(a), split(b));
+        (!a.is_empty() && !b.is_empty()).then_some(LatinWords { a, b })
     }
-    let (x, y) = (split(a), split(b));
-    let (short, long) = if x.len() <= y.len() { (x, y) } else { (y, x) };
-    !short.is_empty() && short.len() < long.len() && short.iter().all(|w| long.contains(w))
+
+    fn shorter_longer(&self) -> (&[String], &[String]) {
+        if self.a.len() <= self.b.len() {
+            (&self.a, &self.b)
+        } else {
+            (&self.b, &self.a)
+        }
+    }
+
+    /// The same words in another order (`HUXLEY Claudia`, `claudia huxley`).
+    fn same_words(&self) -> bool {
+        let (mut x, mut y) = (self.a.clone(), self.b.clone());
+        x.sort_unstable();
+        y.sort_unstable();
+        x == y
+    }
+
+    /// Every word of the shorter name has its own close word in the longer
+    /// one (Jaro–Winkler ≥ 0.88), in any order: a typo per word, or a word
+    /// left out (`rundle` and `georgia rundle`).
+    fn close_words(&self) -> bool {
+        let (short, long) = self.shorter_longer();
+        let mut used = vec![false; long.len()];
+        short.iter().all(|w| {
+            let best = (0..long.len())
+                .filter(|&k| !used[k])
+                .map(|k| (k, strsim::jaro_winkler(w, &long[k])))
+                .max_by(|x, y| x.1.total_cmp(&y.1));
+            match best {
+                Some((k, score)) if score >= 0.88 => {
+                    used[k] = true;
+                    true
+                }
+                _ => false,
+            }
+        })
+    }
+
+    /// One word (a surname, a given name) agrees exactly, the rest does
+    /// not: weak evidence, a family or one person under another given name.
+    fn one_part(&self) -> bool {
+        self.a
+            .iter()
+            .any(|w| w.chars().count() > 1 && self.b.contains(w))
+    }
 }
 
 /// One record's former name against the other's name (or former names).

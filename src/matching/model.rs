@@ -127,11 +127,12 @@ impl Default for MatchModel {
             (
                 Field::Name,
                 &[
-                    (Exact, p(0.86, 3e-4)),
+                    (Exact, p(0.85, 3e-4)),
                     (Folded, p(0.03, 2e-5)),
                     (Homophone, p(0.05, 4e-4)),
                     (Similar, p(0.03, 3e-3)),
-                    (Different, p(0.03, 0.996_3)),
+                    (OnePart, p(0.01, 2e-3)),
+                    (Different, p(0.03, 0.994_3)),
                 ],
             ),
             (
