@@ -143,17 +143,17 @@ pub async fn resolve_run(
         &ages,
         || uuid::Uuid::now_v7().to_string(),
     );
-    let write = changes(
-        &universe,
-        &hood,
-        &previous,
-        &resolved,
-        &assignment,
-        &scorer,
-        &rules,
+    let decided = Decided {
+        universe: &universe,
+        hood: &hood,
+        previous: &previous,
+        resolved: &resolved,
+        assignment: &assignment,
+        scorer: &scorer,
+        rules: &rules,
         run,
-        &mut report,
-    );
+    };
+    let write = changes(&decided, &mut report);
     report.timings.clustering_and_ids = secs(phase.elapsed());
 
     let phase = Instant::now();
@@ -254,19 +254,31 @@ fn constraints<'a>(
     }
 }
 
-/// Turns the new clustering into store writes and events.
-#[allow(clippy::too_many_arguments)]
-fn changes<'a>(
-    universe: &Universe,
-    hood: &[u32],
-    previous: &[Option<&'a str>],
-    resolved: &Resolved,
-    assignment: &crate::master::Assignment,
-    scorer: &Scorer,
-    rules: &[crate::store::MatchRule],
+/// Everything a run decided, over the neighbourhood `hood` (indices into
+/// the universe) whose records were linked to `previous` masters before.
+struct Decided<'a> {
+    universe: &'a Universe,
+    hood: &'a [u32],
+    previous: &'a [Option<&'a str>],
+    resolved: &'a Resolved,
+    assignment: &'a crate::master::Assignment,
+    scorer: &'a Scorer,
+    rules: &'a [crate::store::MatchRule],
     run: RunId,
-    report: &mut ResolveReport,
-) -> ResolutionWrite {
+}
+
+/// Turns the new clustering into store writes and events.
+fn changes<'a>(d: &Decided<'a>, report: &mut ResolveReport) -> ResolutionWrite {
+    let Decided {
+        universe,
+        hood,
+        previous,
+        resolved,
+        assignment,
+        scorer,
+        rules,
+        run,
+    } = *d;
     let labels = &resolved.clustering.labels;
     let refs = |k: usize| &universe.refs[hood[k] as usize];
     // The strongest link that holds each record in its cluster.
