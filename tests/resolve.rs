@@ -569,3 +569,32 @@ fn a_resolve_killed_at_any_moment_is_redone_cleanly() {
     assert_eq!(eval["current"]["false_positives"], 0, "{eval}");
     assert!(eval["current"]["f1"].as_f64().unwrap() >= 0.998, "{eval}");
 }
+
+#[test]
+fn records_gone_from_their_source_keep_their_master() {
+    let (registry, clinic) = family();
+    let ws = two_ledgers(&registry, &clinic);
+    ws.json(&["pull"], 0);
+    ws.json(&["reconcile"], 0);
+    let before = links(&ws);
+    // The clinic drops its record of one twin: marked gone, not deleted.
+    let fewer: String = clinic
+        .lines()
+        .filter(|l| !l.starts_with("c2,"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    ws.write("clinic.csv", &fewer);
+    let pulled = ws.json(&["pull", "clinic"], 0);
+    assert_eq!(pulled["sources"][0]["gone"], 1, "{pulled}");
+    let report = ws.json(&["reconcile"], 0);
+    assert_eq!(
+        (report["records"].as_u64(), report["changed"].as_u64()),
+        (Some(7), Some(0)),
+        "{report}"
+    );
+    // Still exported with the master it had; nothing else moved.
+    assert_eq!(links(&ws), before);
+    let full = ws.json(&["reconcile", "--full"], 0);
+    assert_eq!(full["links_changed"], 0, "{full}");
+    assert_eq!(links(&ws), before);
+}
