@@ -86,95 +86,153 @@ pub fn cluster(
     veto: f64,
     constraints: &Constraints,
 ) -> Clustering {
-    let mut parent: Vec<u32> = (0..n as u32).collect();
-    let mut clusters: Vec<Option<Cluster>> = (0..n)
-        .map(|i| {
-            Some(Cluster {
-                members: vec![i as u32],
-                ids: ids[i]
-                    .filter(|id| id.1)
-                    .map(|id| id.0)
-                    .into_iter()
-                    .collect(),
-                unverified: ids[i]
-                    .filter(|id| !id.1)
-                    .map(|id| id.0)
-                    .into_iter()
-                    .collect(),
-                anchor: constraints.anchors.get(i).copied().flatten(),
+    let mut clusterer = Clusterer::new(n, ids, id_text, edges, veto, constraints);
+    clusterer.follow(edges.iter().filter(|e| e.weight >= link).copied().collect());
+    clusterer.finish()
+}
+
+/// Clustering in steps: stewards' must-links when created, then batches of
+/// links, each batch strongest first, every join checked against what the
+/// clusters hold by then. Lets the resolver add a second, weaker batch
+/// (promoted pairs) without starting over.
+pub struct Clusterer<'a> {
+    parent: Vec<u32>,
+    clusters: Vec<Option<Cluster>>,
+    /// Per record: partners it must not share a cluster with.
+    apart: Vec<Vec<u32>>,
+    /// Per record: partners it scored below the veto weight with.
+    vetoes: Vec<Vec<u32>>,
+    id_text: &'a [&'a str],
+    refused: Vec<(Edge, Refusal)>,
+}
+
+impl<'a> Clusterer<'a> {
+    /// Singletons, with vetoes from `edges` below `veto`, stewards'
+    /// cannot-links and anchors, and their must-links already applied.
+    pub fn new(
+        n: usize,
+        ids: &[IdRef],
+        id_text: &'a [&'a str],
+        edges: &[Edge],
+        veto: f64,
+        constraints: &Constraints,
+    ) -> Clusterer<'a> {
+        let clusters = (0..n)
+            .map(|i| {
+                Some(Cluster {
+                    members: vec![i as u32],
+                    ids: ids[i]
+                        .filter(|id| id.1)
+                        .map(|id| id.0)
+                        .into_iter()
+                        .collect(),
+                    unverified: ids[i]
+                        .filter(|id| !id.1)
+                        .map(|id| id.0)
+                        .into_iter()
+                        .collect(),
+                    anchor: constraints.anchors.get(i).copied().flatten(),
+                })
             })
-        })
-        .collect();
-    // Per record: partners it must not share a cluster with.
-    let mut apart: Vec<Vec<u32>> = vec![Vec::new(); n];
-    for &(a, b) in &constraints.cannot_link {
-        apart[a as usize].push(b);
-        apart[b as usize].push(a);
-    }
-    let mut vetoes: Vec<Vec<u32>> = vec![Vec::new(); n];
-    for e in edges.iter().filter(|e| e.weight < veto) {
-        vetoes[e.a as usize].push(e.b);
-        vetoes[e.b as usize].push(e.a);
+            .collect();
+        let mut apart: Vec<Vec<u32>> = vec![Vec::new(); n];
+        for &(a, b) in &constraints.cannot_link {
+            apart[a as usize].push(b);
+            apart[b as usize].push(a);
+        }
+        let mut vetoes: Vec<Vec<u32>> = vec![Vec::new(); n];
+        for e in edges.iter().filter(|e| e.weight < veto) {
+            vetoes[e.a as usize].push(e.b);
+            vetoes[e.b as usize].push(e.a);
+        }
+        let mut c = Clusterer {
+            parent: (0..n as u32).collect(),
+            clusters,
+            apart,
+            vetoes,
+            id_text,
+            refused: Vec::new(),
+        };
+        for &(a, b) in &constraints.must_link {
+            let (ra, rb) = (find_root(&mut c.parent, a), find_root(&mut c.parent, b));
+            if ra != rb {
+                union(&mut c.parent, &mut c.clusters, ra, rb);
+            }
+        }
+        c
     }
 
-    let mut refused = Vec::new();
-    for &(a, b) in &constraints.must_link {
-        let (ra, rb) = (find_root(&mut parent, a), find_root(&mut parent, b));
-        if ra != rb {
-            union(&mut parent, &mut clusters, ra, rb);
+    /// Follows `links`, strongest first, refusing the joins the rules
+    /// forbid.
+    pub fn follow(&mut self, mut links: Vec<Edge>) {
+        links.sort_by(|x, y| {
+            y.weight
+                .total_cmp(&x.weight)
+                .then(x.a.cmp(&y.a))
+                .then(x.b.cmp(&y.b))
+        });
+        for e in links {
+            let parent = &mut self.parent;
+            let (ra, rb) = (find_root(parent, e.a), find_root(parent, e.b));
+            if ra == rb {
+                continue;
+            }
+            let (ca, cb) = (
+                self.clusters[ra as usize]
+                    .as_ref()
+                    .expect("root has a cluster"),
+                self.clusters[rb as usize]
+                    .as_ref()
+                    .expect("root has a cluster"),
+            );
+            let id_text = self.id_text;
+            let conflict = |xs: &[u32], ys: &[u32]| {
+                xs.iter().any(|&x| {
+                    ys.iter()
+                        .any(|&y| ids_conflict(id_text[x as usize], id_text[y as usize]))
+                })
+            };
+            let strict_conflict = e.strict
+                && (conflict(&ca.unverified, &cb.ids)
+                    || conflict(&ca.ids, &cb.unverified)
+                    || conflict(&ca.unverified, &cb.unverified));
+            let refusal = if conflict(&ca.ids, &cb.ids) || strict_conflict {
+                Some(Refusal::IdConflict)
+            } else if matches!((ca.anchor, cb.anchor), (Some(x), Some(y)) if x != y)
+                || crosses(parent, (ca, ra), (cb, rb), &self.apart)
+            {
+                Some(Refusal::Steward)
+            } else if crosses(parent, (ca, ra), (cb, rb), &self.vetoes) {
+                Some(Refusal::Veto)
+            } else {
+                None
+            };
+            match refusal {
+                Some(r) => self.refused.push((e, r)),
+                None => union(&mut self.parent, &mut self.clusters, ra, rb),
+            }
         }
     }
-    let mut links: Vec<&Edge> = edges.iter().filter(|e| e.weight >= link).collect();
-    links.sort_by(|x, y| {
-        y.weight
-            .total_cmp(&x.weight)
-            .then(x.a.cmp(&y.a))
-            .then(x.b.cmp(&y.b))
-    });
-    for e in links {
-        let (ra, rb) = (find_root(&mut parent, e.a), find_root(&mut parent, e.b));
-        if ra == rb {
-            continue;
-        }
-        let (ca, cb) = (
-            clusters[ra as usize].as_ref().expect("root has a cluster"),
-            clusters[rb as usize].as_ref().expect("root has a cluster"),
-        );
-        let conflict = |xs: &[u32], ys: &[u32]| {
-            xs.iter().any(|&x| {
-                ys.iter()
-                    .any(|&y| ids_conflict(id_text[x as usize], id_text[y as usize]))
+
+    /// Cluster label per record so far: the smallest index in its cluster.
+    pub fn labels(&mut self) -> Vec<u32> {
+        (0..self.parent.len() as u32)
+            .map(|i| {
+                let root = find_root(&mut self.parent, i);
+                self.clusters[root as usize]
+                    .as_ref()
+                    .map_or(root, |c| *c.members.iter().min().expect("non-empty"))
             })
-        };
-        let strict_conflict = e.strict
-            && (conflict(&ca.unverified, &cb.ids)
-                || conflict(&ca.ids, &cb.unverified)
-                || conflict(&ca.unverified, &cb.unverified));
-        let refusal = if conflict(&ca.ids, &cb.ids) || strict_conflict {
-            Some(Refusal::IdConflict)
-        } else if matches!((ca.anchor, cb.anchor), (Some(x), Some(y)) if x != y)
-            || crosses(&mut parent, (ca, ra), (cb, rb), &apart)
-        {
-            Some(Refusal::Steward)
-        } else if crosses(&mut parent, (ca, ra), (cb, rb), &vetoes) {
-            Some(Refusal::Veto)
-        } else {
-            None
-        };
-        match refusal {
-            Some(r) => refused.push((*e, r)),
-            None => union(&mut parent, &mut clusters, ra, rb),
+            .collect()
+    }
+
+    /// The final clustering.
+    pub fn finish(mut self) -> Clustering {
+        Clustering {
+            labels: self.labels(),
+            refused: self.refused,
         }
     }
-    let labels = (0..n as u32)
-        .map(|i| {
-            let root = find_root(&mut parent, i);
-            clusters[root as usize]
-                .as_ref()
-                .map_or(root, |c| *c.members.iter().min().expect("non-empty"))
-        })
-        .collect();
-    Clustering { labels, refused }
 }
 
 /// Whether any member of cluster `a` (root `ra`) has a partner (in

@@ -9,7 +9,7 @@ use std::collections::{HashMap, HashSet};
 use serde::Serialize;
 
 use super::blocking::{candidate_pairs, BlockingOptions, RuleReport};
-use super::cluster::{cluster, Clustering, Constraints, Edge, IdRef, Refusal};
+use super::cluster::{cluster, Clusterer, Clustering, Constraints, Edge, IdRef, Refusal};
 use super::compare::{compare_names, Level};
 use super::features::{Features, NameKey};
 use super::score::{Scorer, Thresholds};
@@ -155,7 +155,41 @@ pub fn resolve<F: Borrow<Features> + Sync>(
     let blocking = t.elapsed();
     let mut pairs = score_pairs(records, &candidates.pairs, scorer);
     let scoring = t.elapsed() - blocking;
-    let mut clustering = cluster_pairs(records, &pairs, constraints, settings, settings.thresholds);
+    let upper = settings.thresholds.upper;
+    let (ids, id_text) = identity_numbers(records);
+    let edges = edges(&pairs, settings.thresholds);
+    let mut clusterer = Clusterer::new(
+        records.len(),
+        &ids,
+        &id_text,
+        &edges,
+        settings.veto_weight,
+        constraints,
+    );
+    let links: Vec<Edge> = edges
+        .iter()
+        .filter(|e| e.weight >= upper)
+        .copied()
+        .collect();
+    drop(edges);
+    clusterer.follow(links);
+    // Possible twins that turn out unambiguous are linked last, under the
+    // stricter identity-number check.
+    let promoted = unambiguous_guarded_pairs(&pairs, &clusterer.labels(), upper);
+    let mut strict = Vec::with_capacity(promoted.len());
+    for k in promoted {
+        let p = &mut pairs[k];
+        p.review_only = false;
+        p.promoted = true;
+        strict.push(Edge {
+            a: p.a,
+            b: p.b,
+            weight: p.weight,
+            strict: true,
+        });
+    }
+    clusterer.follow(strict);
+    let clustering = clusterer.finish();
     tracing::debug!(
         pairs = pairs.len(),
         blocking_s = blocking.as_secs_f64(),
@@ -163,14 +197,6 @@ pub fn resolve<F: Borrow<Features> + Sync>(
         clustering_s = (t.elapsed() - blocking - scoring).as_secs_f64(),
         "resolved in memory"
     );
-    let promoted = unambiguous_guarded_pairs(&pairs, &clustering, settings.thresholds.upper);
-    if !promoted.is_empty() {
-        for k in promoted {
-            pairs[k].review_only = false;
-            pairs[k].promoted = true;
-        }
-        clustering = cluster_pairs(records, &pairs, constraints, settings, settings.thresholds);
-    }
     let reviews = reviews(&pairs, &clustering, settings.thresholds);
     Resolved {
         pairs,
@@ -187,8 +213,7 @@ pub fn resolve<F: Borrow<Features> + Sync>(
 /// differ. Promoted pairs join clusters only if no identity numbers
 /// conflict, valid or not. Returns indices into `pairs` of guarded pairs above the link
 /// threshold whose both ends point at a single other cluster.
-fn unambiguous_guarded_pairs(pairs: &[ScoredPair], first: &Clustering, upper: f64) -> Vec<usize> {
-    let labels = &first.labels;
+fn unambiguous_guarded_pairs(pairs: &[ScoredPair], labels: &[u32], upper: f64) -> Vec<usize> {
     let guarded: Vec<usize> = (0..pairs.len())
         .filter(|&k| pairs[k].review_only && pairs[k].weight >= upper)
         .collect();
@@ -231,9 +256,25 @@ pub fn cluster_pairs<F: Borrow<Features>>(
     settings: &MatchSettings,
     thresholds: Thresholds,
 ) -> Clustering {
+    let (ids, id_text) = identity_numbers(records);
+    let edges = edges(pairs, thresholds);
+    cluster(
+        records.len(),
+        &ids,
+        &id_text,
+        &edges,
+        thresholds.upper,
+        settings.veto_weight,
+        constraints,
+    )
+}
+
+/// Each record's resident identity number as an index into a table of the
+/// distinct numbers, for clustering's conflict checks.
+fn identity_numbers<F: Borrow<Features>>(records: &[F]) -> (Vec<IdRef>, Vec<&str>) {
     let mut id_index: HashMap<&str, u32> = HashMap::new();
     let mut id_text: Vec<&str> = Vec::new();
-    let ids: Vec<IdRef> = records
+    let ids = records
         .iter()
         .map(|f| {
             let id = f
@@ -248,7 +289,13 @@ pub fn cluster_pairs<F: Borrow<Features>>(
             Some((n, id.valid))
         })
         .collect();
-    let edges: Vec<Edge> = pairs
+    (ids, id_text)
+}
+
+/// Scored pairs as clustering edges: a hard rule's pair vetoes, a
+/// review-only pair is never followed (but does not veto).
+fn edges(pairs: &[ScoredPair], thresholds: Thresholds) -> Vec<Edge> {
+    pairs
         .iter()
         .map(|p| Edge {
             a: p.a,
@@ -256,23 +303,13 @@ pub fn cluster_pairs<F: Borrow<Features>>(
             weight: if p.cannot_link {
                 f64::NEG_INFINITY
             } else if p.review_only {
-                // Never followed as a link, still strong enough not to veto.
                 p.weight.min(thresholds.upper - 1e-6)
             } else {
                 p.weight
             },
             strict: p.promoted,
         })
-        .collect();
-    cluster(
-        records.len(),
-        &ids,
-        &id_text,
-        &edges,
-        thresholds.upper,
-        settings.veto_weight,
-        constraints,
-    )
+        .collect()
 }
 
 /// The pairs a steward should see, strongest first.
