@@ -598,3 +598,28 @@ fn records_gone_from_their_source_keep_their_master() {
     assert_eq!(full["links_changed"], 0, "{full}");
     assert_eq!(links(&ws), before);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn records_staged_without_match_keys_are_resolved_and_get_one() {
+    let (registry, clinic) = family();
+    let ws = two_ledgers(&registry, &clinic);
+    ws.json(&["pull"], 0);
+    // As a store staged before match keys existed.
+    let store = open(&ws).await;
+    let yici::store::Pool::Sqlite(pool) = store.pool() else {
+        unreachable!("the workspace store is SQLite")
+    };
+    sqlx::query("UPDATE staged_records SET match_key = NULL")
+        .execute(pool)
+        .await
+        .unwrap();
+    ws.json(&["reconcile"], 0);
+    assert_eq!(groups(&links(&ws)), expected_family_groups());
+    let missing: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM staged_records WHERE match_key IS NULL")
+            .fetch_one(pool)
+            .await
+            .unwrap();
+    assert_eq!(missing, 0, "derived match keys are stored back");
+    store.close().await;
+}

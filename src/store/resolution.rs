@@ -174,6 +174,8 @@ pub struct ResolutionWrite {
     pub links: Vec<LinkWrite>,
     pub events: Vec<NewEvent>,
     pub reviews: Vec<NewReview>,
+    /// Match keys to store for rows staged without one: (row id, key).
+    pub match_keys: Vec<(i64, String)>,
 }
 
 /// Rows per multi-row statement: well under both drivers' parameter limits
@@ -415,6 +417,14 @@ impl Store {
                 });
                 b.push(" ON CONFLICT (left_ref, right_ref) DO NOTHING");
                 queued += b.build().execute(&mut *tx).await.map_err(q)?.rows_affected();
+            }
+            for (id, key) in &w.match_keys {
+                sqlx::query("UPDATE staged_records SET match_key = $1 WHERE id = $2")
+                    .bind(key)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(q)?;
             }
             let before_commit = t.elapsed().as_secs_f64();
             tx.commit().await.map_err(q)?;

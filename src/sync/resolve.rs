@@ -80,7 +80,7 @@ pub async fn resolve_run(
     full: bool,
 ) -> Result<ResolveReport, UniverseError> {
     let started = Instant::now();
-    let universe = Universe::load(store).await?;
+    let mut universe = Universe::load(store).await?;
     let ages = store.master_ages().await?;
     let rules = store.all_match_rules().await?;
     let mut report = ResolveReport {
@@ -101,6 +101,13 @@ pub async fn resolve_run(
     };
     report.timings.load = secs(started.elapsed());
     if report.changed == 0 && !full {
+        if !universe.derived_keys.is_empty() {
+            let keys = ResolutionWrite {
+                match_keys: universe.derived_keys,
+                ..ResolutionWrite::default()
+            };
+            store.apply_resolution(run, &keys).await?;
+        }
         report.timings.total = secs(started.elapsed());
         return Ok(report);
     }
@@ -153,7 +160,8 @@ pub async fn resolve_run(
         rules: &rules,
         run,
     };
-    let write = changes(&decided, &mut report);
+    let mut write = changes(&decided, &mut report);
+    write.match_keys = std::mem::take(&mut universe.derived_keys);
     report.timings.clustering_and_ids = secs(phase.elapsed());
 
     let phase = Instant::now();

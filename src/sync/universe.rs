@@ -51,6 +51,10 @@ pub struct Universe {
     /// Records whose stored canonical JSON could not be read (left out,
     /// logged; a restage rewrites them).
     pub unreadable: Vec<RecordRef>,
+    /// Match keys derived from canonical records this load (rows staged
+    /// before match keys existed), by staged row id: a resolve run stores
+    /// them so the next load does not derive them again.
+    pub derived_keys: Vec<(i64, String)>,
     /// Record indices sorted by reference, built on first lookup.
     by_ref: std::sync::OnceLock<Vec<u32>>,
 }
@@ -151,7 +155,12 @@ impl Universe {
                     .ok()
             });
             match derived {
-                Some(f) => self.features[i] = f,
+                Some(f) => {
+                    if let Ok(key) = serde_json::to_string(&f) {
+                        self.derived_keys.push((self.ids[i], key));
+                    }
+                    self.features[i] = f;
+                }
                 None => drop[i] = true,
             }
         }
