@@ -13,6 +13,7 @@ use crate::model::sex::Sex;
 
 /// An identity document as matching sees it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct IdKey {
     /// 18-character canonical number when valid; the normalized text when
     /// not (for any document type).
@@ -35,6 +36,7 @@ fn is_false(b: &bool) -> bool {
 
 /// A name as matching sees it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct NameKey {
     /// As written, cleaned.
     pub normalized: String,
@@ -68,6 +70,7 @@ impl NameKey {
 
 /// A birth date: year, month and (when known) day.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Birth {
     pub year: i32,
     pub month: u32,
@@ -76,6 +79,7 @@ pub struct Birth {
 
 /// An address as matching sees it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct AddressKey {
     /// Normalized, without the district prefix.
     pub key: String,
@@ -99,9 +103,11 @@ impl AddressKey {
 }
 
 /// One record's comparison view. Stored with the staged record (JSON,
-/// empty parts left out) so resolution does not re-derive it.
+/// empty parts left out) so resolution does not re-derive it. Unknown
+/// fields are an error, so a key written in an older shape is noticed and
+/// derived again from the canonical record.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct Features {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub id: Option<IdKey>,
