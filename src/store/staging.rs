@@ -635,6 +635,14 @@ impl BatchWriter for PgConnection {
     }
 
     async fn upsert_staged(&mut self, batch: &Batch<'_>, rows: &[&StageInput]) -> Result<()> {
+        // The insert's own plan is trivial; what costs is the foreign-key
+        // check on the run columns, one internal statement per row, which
+        // the store's `force_custom_plan` would re-plan every time. Let
+        // PostgreSQL reuse its plan for this statement only.
+        sqlx::query("SET LOCAL plan_cache_mode = auto")
+            .execute(&mut *self)
+            .await
+            .map_err(StoreError::query(OP))?;
         for chunk in rows.chunks(PG_ROWS) {
             let column =
                 |f: fn(&StageInput) -> &str| -> Vec<&str> { chunk.iter().map(|r| f(r)).collect() };
@@ -659,6 +667,10 @@ impl BatchWriter for PgConnection {
                 .await
                 .map_err(StoreError::query(OP))?;
         }
+        sqlx::query("SET LOCAL plan_cache_mode = force_custom_plan")
+            .execute(&mut *self)
+            .await
+            .map_err(StoreError::query(OP))?;
         Ok(())
     }
 }
