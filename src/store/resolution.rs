@@ -319,7 +319,7 @@ impl Store {
         let q = StoreError::query(OP);
         on_pool!(self, pool => {
             let mut tx = pool.begin_write().await.map_err(q)?;
-            tx.tune_for_bulk().await.map_err(q)?;
+            tx.reuse_plans(true).await.map_err(q)?;
             let t = std::time::Instant::now();
             let rows = Rows { run, now: &now };
             tx.insert_masters(&rows, &w.new_masters).await.map_err(q)?;
@@ -330,6 +330,10 @@ impl Store {
             links.sort_unstable_by(|a, b| (&a.source, &a.source_key).cmp(&(&b.source, &b.source_key)));
             tx.upsert_links(&rows, &links).await.map_err(q)?;
             let links_s = t.elapsed().as_secs_f64() - masters_s;
+            tx.insert_events(&rows, &w.events).await.map_err(q)?;
+            let events_s = t.elapsed().as_secs_f64() - masters_s - links_s;
+            // Statements whose plan depends on how big the tables are now.
+            tx.reuse_plans(false).await.map_err(q)?;
             for (absorbed, survivor) in &w.merges {
                 sqlx::query(
                     "UPDATE masters SET status = 'merged', merged_into = $1, updated_at = $2 WHERE id = $3",
@@ -348,8 +352,6 @@ impl Store {
                     .await
                     .map_err(q)?;
             }
-            let before_events = t.elapsed().as_secs_f64();
-            tx.insert_events(&rows, &w.events).await.map_err(q)?;
             let mut queued = 0;
             for chunk in w.reviews.chunks(ROWS_PER_STATEMENT) {
                 let mut b = QueryBuilder::new(
@@ -381,7 +383,8 @@ impl Store {
             tracing::debug!(
                 masters_s,
                 links_s,
-                events_and_reviews_s = before_commit - before_events,
+                events_s,
+                merges_reviews_keys_s = before_commit - masters_s - links_s - events_s,
                 commit_s = t.elapsed().as_secs_f64() - before_commit,
                 "resolution written"
             );
@@ -420,9 +423,11 @@ const PG_ROWS: usize = 8192;
 /// `VALUES`, PostgreSQL parallel arrays (`UNNEST`), which it plans once per
 /// statement instead of once per thousand bound values.
 trait ResolutionRows: Send {
-    /// Session settings for one large write transaction.
-    fn tune_for_bulk(
+    /// Whether the statements that follow, in this transaction, may reuse
+    /// plans (the bulk inserts) or are planned afresh (the rest).
+    fn reuse_plans(
         &mut self,
+        on: bool,
     ) -> impl std::future::Future<Output = std::result::Result<(), sqlx::Error>> + Send;
     fn insert_masters(
         &mut self,
@@ -442,7 +447,7 @@ trait ResolutionRows: Send {
 }
 
 impl ResolutionRows for sqlx::SqliteConnection {
-    async fn tune_for_bulk(&mut self) -> std::result::Result<(), sqlx::Error> {
+    async fn reuse_plans(&mut self, _on: bool) -> std::result::Result<(), sqlx::Error> {
         Ok(())
     }
 
@@ -520,13 +525,17 @@ impl ResolutionRows for sqlx::SqliteConnection {
 impl ResolutionRows for sqlx::PgConnection {
     /// The store's connections plan every statement afresh (see
     /// `open_postgres`); the foreign-key checks behind a bulk insert are
-    /// one internal statement per row, so this transaction lets PostgreSQL
-    /// reuse their plans (123,538 links: 4.2 s → 2.1 s).
-    async fn tune_for_bulk(&mut self) -> std::result::Result<(), sqlx::Error> {
-        sqlx::query("SET LOCAL plan_cache_mode = auto")
-            .execute(&mut *self)
-            .await
-            .map(|_| ())
+    /// one internal statement per row, so the inserts let PostgreSQL reuse
+    /// their plans (123,538 links: 4.2 s → 2.1 s). Everything else in the
+    /// transaction goes back to fresh plans: a generic plan made before the
+    /// tables had statistics could scan a million links per merge.
+    async fn reuse_plans(&mut self, on: bool) -> std::result::Result<(), sqlx::Error> {
+        let sql = if on {
+            "SET LOCAL plan_cache_mode = auto"
+        } else {
+            "SET LOCAL plan_cache_mode = force_custom_plan"
+        };
+        sqlx::query(sql).execute(&mut *self).await.map(|_| ())
     }
 
     async fn insert_masters(
