@@ -216,12 +216,13 @@ impl<'a> Clusterer<'a> {
 
     /// Cluster label per record so far: the smallest index in its cluster.
     pub fn labels(&mut self) -> Vec<u32> {
+        // Records are visited in index order, so the first one seen of each
+        // cluster is its smallest.
+        let mut label_of_root: Vec<Option<u32>> = vec![None; self.parent.len()];
         (0..self.parent.len() as u32)
             .map(|i| {
-                let root = find_root(&mut self.parent, i);
-                self.clusters[root as usize]
-                    .as_ref()
-                    .map_or(root, |c| *c.members.iter().min().expect("non-empty"))
+                let root = find_root(&mut self.parent, i) as usize;
+                *label_of_root[root].get_or_insert(i)
             })
             .collect()
     }

@@ -140,9 +140,9 @@ impl Scorer {
         self.thresholds
     }
 
-    /// Whether an identity number has been found generic.
-    pub fn is_generic_id(&self, number: &str) -> bool {
-        self.generic_ids.contains(number)
+    /// How many identity numbers were found generic.
+    pub fn generic_id_count(&self) -> usize {
+        self.generic_ids.len()
     }
 
     /// The pair's total weight and hard-rule verdict.

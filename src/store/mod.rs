@@ -239,6 +239,15 @@ async fn open_postgres(url: &str, shown: &str) -> Result<PgPool> {
         .map_err(open_err)
 }
 
+/// PostgreSQL, inside a transaction: let the statements that follow reuse
+/// their plans (bulk inserts, whose cost is the per-row foreign-key checks
+/// the connection's `force_custom_plan` would otherwise re-plan each time).
+pub(crate) const PG_REUSE_PLANS: &str = "SET LOCAL plan_cache_mode = auto";
+
+/// PostgreSQL: back to planning every statement afresh (see
+/// [`open_postgres`]) for the rest of the transaction.
+pub(crate) const PG_FRESH_PLANS: &str = "SET LOCAL plan_cache_mode = force_custom_plan";
+
 /// Replaces the password in a connection URL with `***`, for errors and logs.
 ///
 /// Handles `scheme://user:password@host/…` and a `password=` query

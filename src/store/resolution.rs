@@ -179,7 +179,7 @@ pub struct ResolutionWrite {
 }
 
 /// Rows per multi-row statement: well under both drivers' parameter limits
-/// at seven parameters a row.
+/// at up to nine parameters a row.
 const ROWS_PER_STATEMENT: usize = 1000;
 
 impl Store {
@@ -456,22 +456,17 @@ impl ResolutionRows for sqlx::SqliteConnection {
         rows: &Rows<'_>,
         ids: &[String],
     ) -> std::result::Result<(), sqlx::Error> {
-        for chunk in ids.chunks(ROWS_PER_STATEMENT) {
-            let mut b = QueryBuilder::new(
-                "INSERT INTO masters (id, status, golden, golden_version, created_run, created_at, updated_at) ",
-            );
-            b.push_values(chunk, |mut row, id| {
-                row.push_bind(id)
-                    .push_bind("active")
-                    .push_bind("{}")
-                    .push_bind(1i64)
-                    .push_bind(rows.run.0)
-                    .push_bind(rows.now)
-                    .push_bind(rows.now);
-            });
-            b.build().execute(&mut *self).await?;
-        }
-        Ok(())
+        let head = "INSERT INTO masters (id, status, golden, golden_version, created_run, created_at, updated_at) ";
+        sqlite_values(self, head, "", ids, |mut row, id| {
+            row.push_bind(id)
+                .push_bind("active")
+                .push_bind("{}")
+                .push_bind(1i64)
+                .push_bind(rows.run.0)
+                .push_bind(rows.now)
+                .push_bind(rows.now);
+        })
+        .await
     }
 
     async fn upsert_links(
@@ -479,9 +474,12 @@ impl ResolutionRows for sqlx::SqliteConnection {
         rows: &Rows<'_>,
         links: &[&LinkWrite],
     ) -> std::result::Result<(), sqlx::Error> {
-        for chunk in links.chunks(ROWS_PER_STATEMENT) {
-            let mut b = QueryBuilder::new(links_insert_head!());
-            b.push_values(chunk, |mut row, l| {
+        sqlite_values(
+            self,
+            links_insert_head!(),
+            links_conflict!(),
+            links,
+            |mut row, l| {
                 row.push_bind(&l.source)
                     .push_bind(&l.source_key)
                     .push_bind(&l.master_id)
@@ -491,11 +489,9 @@ impl ResolutionRows for sqlx::SqliteConnection {
                     .push_bind(rows.now)
                     .push_bind(&l.content_hash)
                     .push_bind(l.record_id);
-            });
-            b.push(links_conflict!());
-            b.build().execute(&mut *self).await?;
-        }
-        Ok(())
+            },
+        )
+        .await
     }
 
     async fn insert_events(
@@ -503,23 +499,40 @@ impl ResolutionRows for sqlx::SqliteConnection {
         rows: &Rows<'_>,
         events: &[NewEvent],
     ) -> std::result::Result<(), sqlx::Error> {
-        for chunk in events.chunks(ROWS_PER_STATEMENT) {
-            let mut b = QueryBuilder::new(
-                "INSERT INTO events (master_id, kind, actor, reason, detail, run_id, created_at) ",
-            );
-            b.push_values(chunk, |mut row, e| {
-                row.push_bind(e.master_id.as_deref())
-                    .push_bind(&e.kind)
-                    .push_bind(&e.actor)
-                    .push_bind(e.reason.as_deref())
-                    .push_bind(json_text(&e.detail))
-                    .push_bind(e.run_id.map(|r| r.0))
-                    .push_bind(rows.now);
-            });
-            b.build().execute(&mut *self).await?;
-        }
-        Ok(())
+        let head =
+            "INSERT INTO events (master_id, kind, actor, reason, detail, run_id, created_at) ";
+        sqlite_values(self, head, "", events, |mut row, e| {
+            row.push_bind(e.master_id.as_deref())
+                .push_bind(&e.kind)
+                .push_bind(&e.actor)
+                .push_bind(e.reason.as_deref())
+                .push_bind(json_text(&e.detail))
+                .push_bind(e.run_id.map(|r| r.0))
+                .push_bind(rows.now);
+        })
+        .await
     }
+}
+
+/// Inserts `items` with multi-row `VALUES` statements of at most
+/// [`ROWS_PER_STATEMENT`] rows: `head`, the values `bind` pushes per item,
+/// then `tail` (a conflict clause, or nothing).
+async fn sqlite_values<'a, T: Sync>(
+    conn: &mut sqlx::SqliteConnection,
+    head: &str,
+    tail: &str,
+    items: &'a [T],
+    bind: impl Fn(sqlx::query_builder::Separated<'_, 'a, sqlx::Sqlite, &'static str>, &'a T)
+        + Send
+        + Sync,
+) -> std::result::Result<(), sqlx::Error> {
+    for chunk in items.chunks(ROWS_PER_STATEMENT) {
+        let mut b = QueryBuilder::new(head);
+        b.push_values(chunk, &bind);
+        b.push(tail);
+        b.build().execute(&mut *conn).await?;
+    }
+    Ok(())
 }
 
 impl ResolutionRows for sqlx::PgConnection {
@@ -531,9 +544,9 @@ impl ResolutionRows for sqlx::PgConnection {
     /// tables had statistics could scan a million links per merge.
     async fn reuse_plans(&mut self, on: bool) -> std::result::Result<(), sqlx::Error> {
         let sql = if on {
-            "SET LOCAL plan_cache_mode = auto"
+            super::PG_REUSE_PLANS
         } else {
-            "SET LOCAL plan_cache_mode = force_custom_plan"
+            super::PG_FRESH_PLANS
         };
         sqlx::query(sql).execute(&mut *self).await.map(|_| ())
     }

@@ -639,7 +639,7 @@ impl BatchWriter for PgConnection {
         // check on the run columns, one internal statement per row, which
         // the store's `force_custom_plan` would re-plan every time. Let
         // PostgreSQL reuse its plan for this statement only.
-        sqlx::query("SET LOCAL plan_cache_mode = auto")
+        sqlx::query(super::PG_REUSE_PLANS)
             .execute(&mut *self)
             .await
             .map_err(StoreError::query(OP))?;
@@ -667,7 +667,7 @@ impl BatchWriter for PgConnection {
                 .await
                 .map_err(StoreError::query(OP))?;
         }
-        sqlx::query("SET LOCAL plan_cache_mode = force_custom_plan")
+        sqlx::query(super::PG_FRESH_PLANS)
             .execute(&mut *self)
             .await
             .map_err(StoreError::query(OP))?;

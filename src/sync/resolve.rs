@@ -118,19 +118,14 @@ pub async fn resolve_run(
         seconds = phase.elapsed().as_secs_f64(),
         "scorer ready (frequencies, generic ids)"
     );
-    report.generic_ids = generic_count(&universe, &scorer);
+    report.generic_ids = scorer.generic_id_count() as u64;
     let hood = neighbourhood(&universe, &focus, matching, full);
     report.compared = hood.len() as u64;
     let sub: Vec<&Features> = hood
         .iter()
         .map(|&i| &universe.features[i as usize])
         .collect();
-    let position: HashMap<u32, u32> = hood
-        .iter()
-        .enumerate()
-        .map(|(k, &i)| (i, k as u32))
-        .collect();
-    let constraints = constraints(&universe, &hood, &position, &rules);
+    let constraints = constraints(&universe, &hood, &rules);
     let resolved = resolve(&sub, &scorer, &constraints.clustering, &matching.settings);
     report.pairs = resolved.pairs.len() as u64;
     report.skipped_blocks = resolved.blocking.iter().map(|r| r.skipped_blocks).sum();
@@ -171,16 +166,6 @@ pub async fn resolve_run(
     Ok(report)
 }
 
-fn generic_count(universe: &Universe, scorer: &Scorer) -> u64 {
-    let ids: HashSet<&str> = universe
-        .features
-        .iter()
-        .filter_map(|f| f.id.as_ref().map(|k| k.number.as_str()))
-        .filter(|n| scorer.is_generic_id(n))
-        .collect();
-    ids.len() as u64
-}
-
 /// The records to re-cluster: everything for a full run; otherwise the
 /// changed records, the records they are blocked with, and every record of
 /// the masters any of those belong to.
@@ -215,12 +200,12 @@ struct Steward<'a> {
     anchor_masters: Vec<Option<&'a str>>,
 }
 
-/// Stewards' decisions as clustering constraints over the neighbourhood:
+/// Stewards' decisions as clustering constraints over the neighbourhood
+/// (`hood`, ascending universe indices):
 /// the latest rule per pair, and manual links as anchors.
 fn constraints<'a>(
     universe: &'a Universe,
     hood: &[u32],
-    position: &HashMap<u32, u32>,
     rules: &[crate::store::MatchRule],
 ) -> Steward<'a> {
     let mut latest: BTreeMap<(&RecordRef, &RecordRef), MatchRuleKind> = BTreeMap::new();
@@ -229,7 +214,12 @@ fn constraints<'a>(
     }
     let mut clustering = Constraints::default();
     for ((left, right), kind) in latest {
-        let local = |r: &RecordRef| universe.position(r).and_then(|i| position.get(&i).copied());
+        // The neighbourhood is in index order: a record's place in it is a
+        // binary search away.
+        let local = |r: &RecordRef| {
+            let i = universe.position(r)?;
+            hood.binary_search(&i).ok().map(|k| k as u32)
+        };
         let (Some(a), Some(b)) = (local(left), local(right)) else {
             continue;
         };

@@ -73,23 +73,7 @@ impl Universe {
         // page by page, so no page outlives its conversion.
         let mut next_link = links.iter().peekable();
         let mut master_index: HashMap<&str, u32> = HashMap::new();
-        // Sized up front: growing vectors of a million records would hold
-        // the old and the new buffer at once.
-        let expected = store
-            .summary()
-            .await?
-            .staged
-            .values()
-            .map(|c| c.active)
-            .sum::<u64>() as usize;
-        let mut universe = Universe {
-            ids: Vec::with_capacity(expected),
-            refs: Vec::with_capacity(expected),
-            hashes: Vec::with_capacity(expected),
-            features: Vec::with_capacity(expected),
-            links: Vec::with_capacity(expected),
-            ..Universe::default()
-        };
+        let mut universe = Universe::default();
         let mut missing: Vec<usize> = Vec::new();
         let mut after = 0;
         while let Some(page) = store.active_records(after, PAGE).await? {
