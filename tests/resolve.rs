@@ -552,7 +552,7 @@ fn a_resolve_killed_at_any_moment_is_redone_cleanly() {
     let busy = ws.yici(&["reconcile"]);
     assert_eq!(busy.status.code(), Some(1));
     assert!(
-        stderr(&busy).contains("another resolve is running"),
+        stderr(&busy).contains("another resolve or steward command is changing the master index"),
         "{}",
         stderr(&busy)
     );

@@ -128,7 +128,7 @@ async fn migrations_apply_and_are_idempotent(store: Store, url: String) {
         }
     }
     .unwrap();
-    assert_eq!(versions, vec![1, 2, 3, 4]);
+    assert_eq!(versions, vec![1, 2, 3, 4, 5]);
     again.close().await;
 }
 
@@ -1136,11 +1136,14 @@ async fn batches_span_statement_chunks(store: Store, _url: String) {
 
 // ---- tests that are not per backend ----------------------------------------
 
-const TABLES: [&str; 11] = [
+const TABLES: [&str; 15] = [
+    "conflicts",
     "cursors",
     "events",
+    "golden_versions",
     "job_locks",
     "links",
+    "master_keys",
     "masters",
     "match_rules",
     "outbox",
@@ -1148,6 +1151,7 @@ const TABLES: [&str; 11] = [
     "review_queue",
     "runs",
     "staged_records",
+    "store_state",
 ];
 
 /// Both dialects' migrations end with the same tables, columns, portable

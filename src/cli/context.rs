@@ -87,3 +87,12 @@ pub async fn open_store(config: &Config) -> Result<Store> {
         .await
         .with_context(|| format!("opening the store {}", redact_url(url)))
 }
+
+/// Each source's department (`health`, `hr`, …), for survivorship.
+pub fn departments(config: &Config) -> BTreeMap<String, String> {
+    config
+        .connectors
+        .iter()
+        .map(|(name, c)| (name.clone(), c.department.as_str().to_owned()))
+        .collect()
+}

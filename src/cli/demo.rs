@@ -7,7 +7,7 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use serde::Serialize;
 
-use super::{context, exit, pull, reconcile, Cli, Output};
+use super::{context, district, exit, pull, reconcile, Cli, Output};
 use crate::config::connector::HttpAuth;
 use crate::config::{Config, Connector, Department as ConnectorDepartment, Location, Secret};
 use crate::demo::hr_gateway::{self, GatewayAuth, GatewayHandle};
@@ -16,7 +16,6 @@ use crate::matching::eval::{pairwise, Metrics, Truth};
 use crate::store::Store;
 use crate::store::{redact_url, StoreSummary};
 use crate::sync::pull::{PullOptions, PullReport};
-use crate::sync::resolve::ResolveReport;
 
 #[derive(Debug, clap::Args)]
 pub struct DemoArgs {
@@ -34,8 +33,10 @@ struct DemoReport {
     store: String,
     pull_run_id: i64,
     pulls: Vec<PullReport>,
-    resolve: ResolveReport,
+    resolve: reconcile::ReconcileReport,
     staged: StoreSummary,
+    /// What a district office wants to know.
+    district: district::DistrictSummary,
     /// The resolution scored against the sample's `truth.csv`.
     accuracy: Metrics,
     seconds: f64,
@@ -87,6 +88,7 @@ pub async fn run(cli: &Cli, args: &DemoArgs, out: &Output) -> Result<i32> {
     }
     let resolve = reconcile::reconcile(&config, &store, false).await?;
     let staged = store.summary().await?;
+    let district = district::summarize(&config, &store).await?;
     let accuracy = score_against_truth(&store, &sample.truth).await?;
     store.close().await;
 
@@ -98,6 +100,7 @@ pub async fn run(cli: &Cli, args: &DemoArgs, out: &Output) -> Result<i32> {
         pulls,
         resolve,
         staged,
+        district,
         accuracy,
         seconds: started.elapsed().as_secs_f64(),
     };
@@ -205,7 +208,7 @@ fn human(config: &Config, report: &DemoReport) -> String {
          ({} false merges, {} missed links; `yici eval --truth {}` for causes).\n\
          Resolution took {:.1}s.\n",
         report.staged.masters,
-        r.records,
+        r.resolve.records,
         s.persons,
         report.staged.pending_reviews,
         a.precision,
@@ -214,8 +217,10 @@ fn human(config: &Config, report: &DemoReport) -> String {
         a.false_positives,
         a.false_negatives,
         shown(&s.truth),
-        r.timings.total,
+        r.resolve.timings.total,
     ));
-    text.push_str(&format!("Done in {:.1}s.\n", report.seconds));
+    text.push('\n');
+    text.push_str(&district::render(&report.district));
+    text.push_str(&format!("\nDone in {:.1}s.\n", report.seconds));
     text
 }

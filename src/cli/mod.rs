@@ -3,17 +3,26 @@
 
 mod blocking;
 mod check;
+mod conflicts;
 mod context;
 mod demo;
+mod district;
 mod eval;
 mod explain;
 mod export;
+mod history;
+mod lock;
 mod logging;
 mod output;
 mod pull;
 mod quarantine;
 mod reconcile;
+mod resident;
 mod restage;
+mod review;
+mod search;
+mod show;
+mod steward;
 mod train;
 
 use std::path::PathBuf;
@@ -105,10 +114,28 @@ pub enum Command {
     Explain(explain::ExplainArgs),
     /// Score the resolution against a ground truth (pairwise precision, recall, F1).
     Eval(eval::EvalArgs),
-    /// Export resolution results (`links`: source, key, master for every record).
+    /// Export results: `links` (source, key, master per record), `residents` (golden records).
     Export(export::ExportArgs),
     /// Write the synthetic sample district, serve its HR API, pull all four sources and resolve.
     Demo(demo::DemoArgs),
+    /// The data steward's queue of uncertain pairs: list, show, accept, reject.
+    Review(review::ReviewArgs),
+    /// Merge two masters into one (the older ID survives); sticky.
+    Merge(steward::MergeArgs),
+    /// Split records off a master into a new master; sticky.
+    Unmerge(steward::UnmergeArgs),
+    /// Link a record to a master by hand; sticky.
+    Link(steward::LinkArgs),
+    /// Take a record out of its master into a master of its own; sticky.
+    Unlink(steward::UnlinkArgs),
+    /// One resident: golden record with provenance, linked records, conflicts, reviews.
+    Show(show::ShowArgs),
+    /// Find residents by name (variant and pinyin aware), birth, phone or identity number.
+    Search(search::SearchArgs),
+    /// A resident's whole story: links, merges, splits, golden versions, decisions.
+    History(history::HistoryArgs),
+    /// Residents whose records contradict each other, with the values and sources.
+    Conflicts(conflicts::ConflictsArgs),
 }
 
 /// Parses the command line, runs it and returns the process exit code.
@@ -149,6 +176,15 @@ pub fn main() -> i32 {
             Command::Eval(args) => eval::run(&cli, args, &out).await,
             Command::Export(args) => export::run(&cli, args, &out).await,
             Command::Demo(args) => demo::run(&cli, args, &out).await,
+            Command::Review(args) => review::run(&cli, args, &out).await,
+            Command::Merge(args) => steward::merge(&cli, args, &out).await,
+            Command::Unmerge(args) => steward::unmerge(&cli, args, &out).await,
+            Command::Link(args) => steward::link(&cli, args, &out).await,
+            Command::Unlink(args) => steward::unlink(&cli, args, &out).await,
+            Command::Show(args) => show::run(&cli, args, &out).await,
+            Command::Search(args) => search::run(&cli, args, &out).await,
+            Command::History(args) => history::run(&cli, args, &out).await,
+            Command::Conflicts(args) => conflicts::run(&cli, args, &out).await,
         }
     });
     match result {

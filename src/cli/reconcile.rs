@@ -4,10 +4,13 @@ use std::io::IsTerminal;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
+use serde::Serialize;
 
+use super::lock::IndexLock;
 use super::{context, exit, Cli, Output};
 use crate::config::Config;
 use crate::store::{RunOutcome, RunStatus, Store};
+use crate::sync::golden::{golden_run, GoldenReport};
 use crate::sync::resolve::{resolve_run, ResolveReport};
 use crate::sync::universe::load_model;
 
@@ -18,12 +21,6 @@ pub struct ReconcileArgs {
     #[arg(long)]
     pub full: bool,
 }
-
-/// The lock that keeps resolution single-instance across processes.
-const LOCK: &str = "resolve";
-
-/// How long the lock holds if this process dies without releasing it.
-const LOCK_TTL: Duration = Duration::from_secs(3600);
 
 pub async fn run(cli: &Cli, args: &ReconcileArgs, out: &Output) -> Result<i32> {
     let config = context::load_config(cli)?;
@@ -44,34 +41,38 @@ pub async fn run(cli: &Cli, args: &ReconcileArgs, out: &Output) -> Result<i32> {
     Ok(exit::OK)
 }
 
-/// One resolve run with its lock and run record; shared with `yici demo`.
-pub async fn reconcile(config: &Config, store: &Store, full: bool) -> Result<ResolveReport> {
+/// What `yici reconcile` did: the resolution, then the golden records.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReconcileReport {
+    #[serde(flatten)]
+    pub resolve: ResolveReport,
+    pub golden: GoldenReport,
+}
+
+/// One resolve run and the golden records it affects, under the index lock
+/// and with a run record; shared with `yici demo`. `full` re-resolves every
+/// record and rebuilds every golden record.
+pub async fn reconcile(config: &Config, store: &Store, full: bool) -> Result<ReconcileReport> {
     let matching = &config.settings.matching;
     let model = load_model(matching)?;
-    let holder = lock_holder_name(std::process::id());
-    if !store.try_acquire_lock(LOCK, &holder, LOCK_TTL).await? {
-        // A holder on this machine whose process is gone was killed: its
-        // run committed nothing (one transaction), so the lock is free.
-        let stale = store
-            .lock_holder(LOCK)
-            .await?
-            .filter(|h| is_dead_local_holder(h));
-        let taken = match stale {
-            Some(dead) => {
-                tracing::warn!(holder = %dead, "taking over the resolve lock of a process that is gone");
-                store.release_lock(LOCK, &dead).await?
-                    && store.try_acquire_lock(LOCK, &holder, LOCK_TTL).await?
-            }
-            None => false,
-        };
-        if !taken {
-            anyhow::bail!(
-                "another resolve is running against this store (lock `{LOCK}`); try again when it has finished"
-            );
-        }
-    }
+    let lock = IndexLock::acquire(store).await?;
     let run = store.begin_run("resolve").await?;
-    let result = resolve_run(store, run, matching, &model, full).await;
+    let result = async {
+        let resolve = resolve_run(store, run, matching, &model, full)
+            .await
+            .context("resolving")?;
+        let golden = golden_run(
+            store,
+            run,
+            &config.settings.survivorship,
+            &context::departments(config),
+            full,
+        )
+        .await
+        .context("building golden records")?;
+        anyhow::Ok(ReconcileReport { resolve, golden })
+    }
+    .await;
     let outcome = match &result {
         Ok(report) => RunOutcome {
             status: RunStatus::Succeeded,
@@ -81,38 +82,17 @@ pub async fn reconcile(config: &Config, store: &Store, full: bool) -> Result<Res
         Err(e) => RunOutcome {
             status: RunStatus::Failed,
             counts: serde_json::json!({}),
-            error: Some(e.to_string()),
+            error: Some(format!("{e:#}")),
         },
     };
     store.finish_run(run, outcome).await?;
-    store.release_lock(LOCK, &holder).await?;
-    result.context("resolving")
+    lock.release(store).await?;
+    result
 }
 
-/// `host:pid`, so a later run on the same host can tell a dead holder.
-fn lock_holder_name(pid: u32) -> String {
-    format!("{}:{pid}", host_name())
-}
-
-fn host_name() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_owned())
-        .unwrap_or_else(|_| "localhost".to_owned())
-}
-
-/// Whether `holder` names a process on this host that no longer runs.
-fn is_dead_local_holder(holder: &str) -> bool {
-    let Some((host, pid)) = holder.rsplit_once(':') else {
-        return false;
-    };
-    let proc = std::path::Path::new("/proc");
-    host == host_name()
-        && proc.join("self").exists()
-        && pid.parse::<u32>().is_ok()
-        && !proc.join(pid).exists()
-}
-
-pub fn render(r: &ResolveReport) -> String {
+pub fn render(report: &ReconcileReport) -> String {
+    let r = &report.resolve;
+    let g = &report.golden;
     let t = &r.timings;
     let mut text = format!(
         "resolved {} records ({} new or changed, {} compared, {} pairs scored)\n\
@@ -142,8 +122,20 @@ pub fn render(r: &ResolveReport) -> String {
         ));
     }
     text.push_str(&format!(
+        "golden records: {} rebuilt, {} changed{}, {} conflicts in them (`yici conflicts`)\n",
+        g.rebuilt,
+        g.changed,
+        if g.all {
+            " (all rebuilt: rules changed or --full)"
+        } else {
+            ""
+        },
+        g.conflicts
+    ));
+    text.push_str(&format!(
         "time: {:.2}s (load {:.2}s, blocking+scoring {:.2}s, clustering {:.2}s, writing {:.2}s)\n",
         t.total, t.load, t.blocking_and_scoring, t.clustering_and_ids, t.writing
     ));
+    text.push_str(&format!("golden records took {:.2}s\n", g.seconds));
     text
 }

@@ -21,6 +21,17 @@ pub enum Department {
 }
 
 impl Department {
+    /// The name used in configuration (`civil_affairs`, `health`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Department::CivilAffairs => "civil_affairs",
+            Department::Health => "health",
+            Department::Hr => "hr",
+            Department::Governance => "governance",
+            Department::Other => "other",
+        }
+    }
+
     /// The name district staff use (民政, 卫健, …).
     pub fn label_zh(self) -> &'static str {
         match self {

@@ -49,7 +49,7 @@ impl Config {
     pub fn load_with(root: &Path, env: &impl Environment) -> Result<Config, ConfigErrors> {
         let mut errors = ConfigErrors::default();
         let settings_path = settings::under_root(root, SETTINGS_FILE);
-        let settings = match document::read(&settings_path) {
+        let mut settings = match document::read(&settings_path) {
             Ok(doc) => Settings::resolve(doc, root, env)
                 .map_err(|e| errors.extend(e))
                 .ok(),
@@ -90,6 +90,9 @@ impl Config {
             mappings: mapping_files.into_iter().map(|(name, _)| name).collect(),
         };
         cross_check(root, &files, &connectors, &mappings, &mut errors);
+        if let Some(settings) = settings.as_mut() {
+            wire_survivorship(settings, &files, &connectors, &mappings, &mut errors);
+        }
 
         match settings {
             Some(settings) if errors.is_empty() => Ok(Config {
@@ -146,6 +149,31 @@ struct Files {
     mappings: Vec<String>,
 }
 
+/// Survivorship ranks sources by the trust of the mapping each connector
+/// uses (keyed by connector, as golden records name sources), and its
+/// priority lists may only name connectors (found, even if invalid) or
+/// departments.
+fn wire_survivorship(
+    settings: &mut Settings,
+    files: &Files,
+    connectors: &BTreeMap<String, Connector>,
+    mappings: &BTreeMap<String, Mapping>,
+    errors: &mut ConfigErrors,
+) {
+    for (name, connector) in connectors {
+        if let Some(mapping) = mappings.get(&connector.mapping) {
+            if !mapping.trust.is_empty() {
+                settings
+                    .survivorship
+                    .trust
+                    .insert(name.clone(), mapping.trust.clone());
+            }
+        }
+    }
+    let sources: Vec<&str> = files.connectors.iter().map(String::as_str).collect();
+    errors.extend(settings.check_source_priority(&sources));
+}
+
 /// Connectors and mappings must refer to each other by name.
 fn cross_check(
     root: &Path,
@@ -186,5 +214,89 @@ fn cross_check(
                 ),
             ));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::master::survivorship::{GoldenField, DEPARTMENTS};
+    use std::collections::HashMap;
+
+    /// A copy of the shipped configuration tree, with `settings` appended to
+    /// its `config/yici.toml`.
+    fn shipped_tree(settings: &str) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        let shipped = Path::new(env!("CARGO_MANIFEST_DIR"));
+        for folder in ["config", CONNECTORS_DIR, MAPPINGS_DIR] {
+            std::fs::create_dir_all(dir.path().join(folder)).unwrap();
+            for entry in std::fs::read_dir(shipped.join(folder)).unwrap() {
+                let path = entry.unwrap().path();
+                if path.extension().is_some_and(|e| e == "toml") {
+                    std::fs::copy(
+                        &path,
+                        dir.path().join(folder).join(path.file_name().unwrap()),
+                    )
+                    .unwrap();
+                }
+            }
+        }
+        let path = dir.path().join(SETTINGS_FILE);
+        let text = std::fs::read_to_string(&path).unwrap() + settings;
+        std::fs::write(&path, text).unwrap();
+        dir
+    }
+
+    #[test]
+    fn department_names_are_the_connector_files_spelling() {
+        for department in [
+            Department::CivilAffairs,
+            Department::Health,
+            Department::Hr,
+            Department::Governance,
+            Department::Other,
+        ] {
+            let name = serde_json::to_value(department).unwrap();
+            assert!(DEPARTMENTS.contains(&name.as_str().unwrap()), "{name}");
+        }
+    }
+
+    #[test]
+    fn survivorship_gets_each_connectors_mapping_trust() {
+        let dir = shipped_tree("");
+        let config = Config::load_with(dir.path(), &HashMap::<String, String>::new())
+            .unwrap_or_else(|e| panic!("{e}"));
+        let s = &config.settings.survivorship;
+        assert_eq!(s.trust["hr"]["id_number"], 0.95);
+        assert_eq!(s.trust["health"]["phones"], 0.9);
+        assert_eq!(s.trust.len(), config.connectors.len());
+        let id = s.rules_for(GoldenField::IdNumber);
+        assert_eq!(
+            id.source_priority,
+            ["governance", "health", "hr", "civil_affairs"]
+        );
+    }
+
+    #[test]
+    fn source_priority_must_name_a_connector_or_department() {
+        let dir =
+            shipped_tree("[survivorship.fields.name]\nsource_priority = [\"hr\", \"helth_csv\"]\n");
+        let errors = Config::load_with(dir.path(), &HashMap::<String, String>::new()).unwrap_err();
+        assert_eq!(errors.len(), 1, "{errors}");
+        let e = &errors.0[0];
+        assert_eq!(e.file, dir.path().join(SETTINGS_FILE));
+        assert_eq!(
+            e.key.as_deref(),
+            Some("survivorship.fields.name.source_priority[1]")
+        );
+        let text = std::fs::read_to_string(dir.path().join(SETTINGS_FILE)).unwrap();
+        assert_eq!(e.line, Some(text.lines().count()));
+        assert!(e.message.contains("`helth_csv`"), "{}", e.message);
+        assert!(
+            e.message
+                .contains("(known: civil_affairs, governance, health, hr, other)"),
+            "{}",
+            e.message
+        );
     }
 }

@@ -3,13 +3,16 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+use std::collections::BTreeMap;
+
 use serde::Deserialize;
 
-use super::document::Document;
+use super::document::{Document, Locator};
 use super::error::ConfigError;
 use super::expand::{self, Environment};
 use super::schedule::Schedule;
 use super::suggest::closest;
+use crate::master::survivorship::{FieldRules, GoldenField, Rule, Survivorship, DEPARTMENTS};
 use crate::matching::{BlockingOptions, BlockingRule, MatchSettings, Thresholds};
 
 /// `config/yici.toml` as written by the operator.
@@ -28,6 +31,8 @@ pub struct SettingsFile {
     pub http: HttpSection,
     #[serde(default)]
     pub demo: DemoSection,
+    #[serde(default)]
+    pub survivorship: SurvivorshipSection,
 }
 
 fn default_state_dir() -> String {
@@ -174,6 +179,30 @@ impl Default for DemoSection {
     }
 }
 
+/// `[survivorship]`: how golden values are chosen. The top-level keys are
+/// the default for every field; `[survivorship.fields.NAME]` overrides
+/// them for one field, inheriting whichever key it leaves out.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SurvivorshipSection {
+    /// Rule chain, compared in order (see `master::survivorship::Rule`).
+    pub rules: Option<Vec<String>>,
+    /// Connector or department names, best first; empty or absent: the
+    /// mappings' `[trust]` ranks sources.
+    pub source_priority: Option<Vec<String>>,
+    /// Per canonical field.
+    #[serde(default)]
+    pub fields: BTreeMap<String, FieldRulesSection>,
+}
+
+/// `[survivorship.fields.NAME]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FieldRulesSection {
+    pub rules: Option<Vec<String>>,
+    pub source_priority: Option<Vec<String>>,
+}
+
 /// Validated `[matching]`.
 #[derive(Debug, Clone)]
 pub struct Matching {
@@ -196,6 +225,14 @@ pub struct Settings {
     pub demo_dir: PathBuf,
     pub demo_persons: usize,
     pub demo_seed: u64,
+    /// Survivorship rules; `trust` is filled from the mappings by
+    /// [`crate::config::Config::load`].
+    pub survivorship: Survivorship,
+    /// Every `source_priority` entry as written (dotted key, name), checked
+    /// against the connectors once they are loaded.
+    priority_entries: Vec<(String, String)>,
+    /// Where the settings were read from, to place those errors.
+    locator: Locator,
 }
 
 impl Settings {
@@ -319,6 +356,7 @@ impl Settings {
         if file.demo.persons == 0 {
             errors.push(locator.error("demo.persons", "must be at least 1"));
         }
+        let survivorship = survivorship(&file.survivorship, &locator, &mut errors);
         match (state_dir, store_url, demo_dir, http_listen, model_path) {
             (Some(state_dir), Some(store_url), Some(demo_dir), Some(http_listen), Some(model))
                 if errors.is_empty() =>
@@ -351,10 +389,139 @@ impl Settings {
                     demo_dir,
                     demo_persons: file.demo.persons,
                     demo_seed: file.demo.seed,
+                    survivorship,
+                    priority_entries: priority_entries(&file.survivorship),
+                    locator,
                 })
             }
             _ => Err(errors),
         }
+    }
+}
+
+/// Validates `[survivorship]`: every rule and field name known, no rule
+/// twice, no empty chain. Field sections inherit the keys they leave out.
+fn survivorship(
+    section: &SurvivorshipSection,
+    locator: &Locator,
+    errors: &mut Vec<ConfigError>,
+) -> Survivorship {
+    let default = FieldRules {
+        rules: section.rules.as_ref().map_or_else(
+            || Rule::ALL.to_vec(),
+            |names| rules(names, "survivorship.rules", locator, errors),
+        ),
+        source_priority: section.source_priority.clone().unwrap_or_default(),
+    };
+    let mut fields = BTreeMap::new();
+    for (name, spec) in &section.fields {
+        let key = format!("survivorship.fields.{name}");
+        let Some(field) = GoldenField::parse(name) else {
+            let names = GoldenField::ALL.map(GoldenField::as_str);
+            let hint = closest(name, names)
+                .map(|s| format!("; did you mean `{s}`?"))
+                .unwrap_or_else(|| format!(" (fields: {})", names.join(", ")));
+            errors.push(locator.error(&key, format!("unknown field `{name}`{hint}")));
+            continue;
+        };
+        let chain = match &spec.rules {
+            Some(names) => rules(names, &format!("{key}.rules"), locator, errors),
+            None => default.rules.clone(),
+        };
+        let source_priority = spec
+            .source_priority
+            .clone()
+            .unwrap_or_else(|| default.source_priority.clone());
+        fields.insert(
+            field,
+            FieldRules {
+                rules: chain,
+                source_priority,
+            },
+        );
+    }
+    Survivorship {
+        default,
+        fields,
+        trust: BTreeMap::new(),
+    }
+}
+
+/// Every `source_priority` entry written in `[survivorship]`, with its key.
+fn priority_entries(section: &SurvivorshipSection) -> Vec<(String, String)> {
+    let lists = std::iter::once((
+        "survivorship.source_priority".to_owned(),
+        &section.source_priority,
+    ))
+    .chain(section.fields.iter().map(|(field, spec)| {
+        (
+            format!("survivorship.fields.{field}.source_priority"),
+            &spec.source_priority,
+        )
+    }));
+    let mut entries = Vec::new();
+    for (key, list) in lists {
+        for (i, name) in list.iter().flatten().enumerate() {
+            entries.push((format!("{key}[{i}]"), name.clone()));
+        }
+    }
+    entries
+}
+
+/// One rule chain; problems are reported at the entry (`key[i]`).
+fn rules(
+    names: &[String],
+    key: &str,
+    locator: &Locator,
+    errors: &mut Vec<ConfigError>,
+) -> Vec<Rule> {
+    let mut chain = Vec::new();
+    for (i, name) in names.iter().enumerate() {
+        let at = format!("{key}[{i}]");
+        match Rule::parse(name) {
+            Some(rule) if !chain.contains(&rule) => chain.push(rule),
+            Some(_) => {
+                errors.push(locator.error(&at, format!("rule `{name}` is listed twice")));
+            }
+            None => {
+                let names = Rule::ALL.map(Rule::as_str);
+                let hint = closest(name, names)
+                    .map(|s| format!("; did you mean `{s}`?"))
+                    .unwrap_or_else(|| format!(" (rules: {})", names.join(", ")));
+                errors
+                    .push(locator.error(&at, format!("unknown survivorship rule `{name}`{hint}")));
+            }
+        }
+    }
+    if names.is_empty() {
+        errors.push(locator.error(key, "needs at least one rule"));
+    }
+    chain
+}
+
+impl Settings {
+    /// Checks that every `source_priority` entry names a connector (among
+    /// `sources`) or a department; the settings alone cannot know the
+    /// connectors, so the loader calls this once they are read.
+    pub(super) fn check_source_priority(&self, sources: &[&str]) -> Vec<ConfigError> {
+        let mut known: Vec<&str> = sources.to_vec();
+        known.extend(DEPARTMENTS.iter().filter(|d| !sources.contains(d)));
+        self.priority_entries
+            .iter()
+            .filter(|(_, name)| !known.contains(&name.as_str()))
+            .map(|(key, name)| {
+                let hint = closest(name, known.iter().copied())
+                    .map(|s| format!("; did you mean `{s}`?"))
+                    .unwrap_or_default();
+                self.locator.error(
+                    key,
+                    format!(
+                        "`{name}` is neither a connector nor a department{hint} (known: {})",
+                        known.join(", ")
+                    ),
+                )
+            })
+            .collect()
     }
 }
 
@@ -408,6 +575,191 @@ mod tests {
         assert_eq!(
             absolute_sqlite_url("postgres://h/db", root),
             "postgres://h/db"
+        );
+    }
+
+    fn resolve_text(text: &str) -> Result<Settings, Vec<ConfigError>> {
+        let text = format!("[store]\nurl = \"sqlite://var/y.db\"\n{text}");
+        let doc = super::super::document::parse(Path::new("config/yici.toml"), &text)
+            .map_err(|e| vec![e])?;
+        Settings::resolve(
+            doc,
+            Path::new("/etc/yici"),
+            &std::collections::HashMap::new(),
+        )
+    }
+
+    #[test]
+    fn survivorship_defaults_when_absent() {
+        let settings = resolve_text("").unwrap();
+        assert_eq!(settings.survivorship, Survivorship::default());
+        assert!(settings.priority_entries.is_empty());
+    }
+
+    #[test]
+    fn survivorship_section_parses_with_inheritance() {
+        let settings = resolve_text(
+            r#"
+[survivorship]
+rules = ["valid", "most_recent"]
+source_priority = ["hr"]
+[survivorship.fields.id_number]
+rules = ["valid", "source_priority", "most_recent"]
+source_priority = ["governance", "health", "hr", "civil_affairs"]
+[survivorship.fields.phones]
+rules = ["most_frequent"]
+[survivorship.fields.name]
+source_priority = []
+"#,
+        )
+        .unwrap();
+        let s = &settings.survivorship;
+        assert_eq!(s.default.rules, [Rule::Valid, Rule::MostRecent]);
+        assert_eq!(s.default.source_priority, ["hr"]);
+        let id = s.rules_for(GoldenField::IdNumber);
+        assert_eq!(
+            id.rules,
+            [Rule::Valid, Rule::SourcePriority, Rule::MostRecent]
+        );
+        assert_eq!(
+            id.source_priority,
+            ["governance", "health", "hr", "civil_affairs"]
+        );
+        // Keys a field leaves out come from the default.
+        let phones = s.rules_for(GoldenField::Phones);
+        assert_eq!(phones.rules, [Rule::MostFrequent]);
+        assert_eq!(phones.source_priority, ["hr"]);
+        let name = s.rules_for(GoldenField::Name);
+        assert_eq!(name.rules, [Rule::Valid, Rule::MostRecent]);
+        assert!(name.source_priority.is_empty());
+        assert_eq!(s.rules_for(GoldenField::Sex), &s.default);
+        assert_eq!(
+            settings.priority_entries,
+            [
+                (
+                    "survivorship.source_priority[0]".to_owned(),
+                    "hr".to_owned()
+                ),
+                (
+                    "survivorship.fields.id_number.source_priority[0]".to_owned(),
+                    "governance".to_owned()
+                ),
+                (
+                    "survivorship.fields.id_number.source_priority[1]".to_owned(),
+                    "health".to_owned()
+                ),
+                (
+                    "survivorship.fields.id_number.source_priority[2]".to_owned(),
+                    "hr".to_owned()
+                ),
+                (
+                    "survivorship.fields.id_number.source_priority[3]".to_owned(),
+                    "civil_affairs".to_owned()
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn survivorship_errors_are_all_reported_with_their_keys() {
+        let errors = resolve_text(
+            r#"
+[survivorship]
+rules = ["valid", "most_recnt"]
+[survivorship.fields.id_numbr]
+rules = ["valid"]
+[survivorship.fields.name]
+rules = ["valid", "most_recent", "valid"]
+[survivorship.fields.phones]
+rules = []
+[survivorship.fields.sex]
+rules = ["newest"]
+"#,
+        )
+        .unwrap_err();
+        let found: Vec<(Option<usize>, Option<&str>, &str)> = errors
+            .iter()
+            .map(|e| (e.line, e.key.as_deref(), e.message.as_str()))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                (
+                    Some(5),
+                    Some("survivorship.rules[1]"),
+                    "unknown survivorship rule `most_recnt`; did you mean `most_recent`?"
+                ),
+                (
+                    Some(6),
+                    Some("survivorship.fields.id_numbr"),
+                    "unknown field `id_numbr`; did you mean `id_number`?"
+                ),
+                (
+                    Some(9),
+                    Some("survivorship.fields.name.rules[2]"),
+                    "rule `valid` is listed twice"
+                ),
+                (
+                    Some(11),
+                    Some("survivorship.fields.phones.rules"),
+                    "needs at least one rule"
+                ),
+                (
+                    Some(13),
+                    Some("survivorship.fields.sex.rules[0]"),
+                    "unknown survivorship rule `newest` (rules: valid, source_priority, most_recent, most_frequent, most_complete)"
+                ),
+            ],
+            "{errors:#?}"
+        );
+        assert!(errors
+            .iter()
+            .all(|e| e.file == Path::new("config/yici.toml")));
+    }
+
+    #[test]
+    fn survivorship_unknown_keys_are_rejected() {
+        let errors = resolve_text("[survivorship]\nsource_priorty = [\"hr\"]\n").unwrap_err();
+        assert_eq!(
+            errors[0].key.as_deref(),
+            Some("survivorship.source_priorty")
+        );
+        assert_eq!(errors[0].line, Some(4));
+        assert!(
+            errors[0].message.contains("did you mean `source_priority`"),
+            "{}",
+            errors[0].message
+        );
+        let errors = resolve_text("[survivorship.fields.name]\nrule = [\"valid\"]\n").unwrap_err();
+        assert_eq!(
+            errors[0].key.as_deref(),
+            Some("survivorship.fields.name.rule"),
+            "{errors:?}"
+        );
+    }
+
+    #[test]
+    fn source_priority_names_a_connector_or_a_department() {
+        let settings = resolve_text(
+            "[survivorship]\nsource_priority = [\"hr_api\", \"health\"]\n[survivorship.fields.name]\nsource_priority = [\"helth\", \"grid\"]\n",
+        )
+        .unwrap();
+        let only_typo = settings.check_source_priority(&["hr_api", "grid"]);
+        assert_eq!(only_typo.len(), 1, "{only_typo:?}");
+        let errors = settings.check_source_priority(&["hr_api"]);
+        let found: Vec<(Option<usize>, Option<&str>)> =
+            errors.iter().map(|e| (e.line, e.key.as_deref())).collect();
+        assert_eq!(
+            found,
+            [
+                (Some(6), Some("survivorship.fields.name.source_priority[0]")),
+                (Some(6), Some("survivorship.fields.name.source_priority[1]")),
+            ]
+        );
+        assert_eq!(
+            errors[0].message,
+            "`helth` is neither a connector nor a department; did you mean `health`? \
+             (known: hr_api, civil_affairs, health, hr, governance, other)"
         );
     }
 }

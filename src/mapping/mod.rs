@@ -33,4 +33,5 @@ pub use examples::{
     EXPECT_QUARANTINED,
 };
 pub use flat::flat_view;
+pub use raw::business_time;
 pub use standardize::{Outcome, Standardized};

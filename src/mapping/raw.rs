@@ -136,6 +136,18 @@ fn is_canonical_timestamp(t: &str) -> bool {
         .is_some()
 }
 
+/// A staged business timestamp (`YYYY-MM-DD HH:MM:SS`, China Standard
+/// Time, as [`normalize_timestamp`] writes it) as an instant; `None` for
+/// text that was kept because it could not be read.
+pub fn business_time(text: &str) -> Option<DateTime<chrono::Utc>> {
+    let naive = NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S").ok()?;
+    let cst = FixedOffset::east_opt(8 * 3600)?;
+    naive
+        .and_local_timezone(cst)
+        .single()
+        .map(|t| t.with_timezone(&chrono::Utc))
+}
+
 fn in_china(dt: DateTime<FixedOffset>) -> String {
     match FixedOffset::east_opt(8 * 3600) {
         Some(cst) => dt
@@ -149,6 +161,13 @@ fn in_china(dt: DateTime<FixedOffset>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn business_times_are_read_as_china_time() {
+        let t = business_time(&normalize_timestamp("2024-03-01")).unwrap();
+        assert_eq!(t.to_rfc3339(), "2024-02-29T16:00:00+00:00");
+        assert_eq!(business_time("去年"), None);
+    }
     use serde_json::json;
 
     #[test]

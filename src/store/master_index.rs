@@ -39,7 +39,8 @@ pub struct Master {
     pub merged_into: Option<String>,
     /// The golden record with provenance.
     pub golden: serde_json::Value,
-    /// Bumped on each golden-record change; starts at 1.
+    /// Bumped on each golden-record change; 0 until the golden record is
+    /// first built.
     pub golden_version: i64,
     /// The run that created it, if any.
     pub created_run: Option<RunId>,

@@ -38,6 +38,11 @@ const SQLITE: &[Embedded] = &[
         "link record id",
         include_str!("../../migrations/sqlite/0004_link_record_id.sql"),
     ),
+    (
+        5,
+        "golden records",
+        include_str!("../../migrations/sqlite/0005_golden.sql"),
+    ),
 ];
 
 /// PostgreSQL migrations: the same versions as [`SQLITE`], in its dialect.
@@ -61,6 +66,11 @@ const POSTGRES: &[Embedded] = &[
         4,
         "link record id",
         include_str!("../../migrations/postgres/0004_link_record_id.sql"),
+    ),
+    (
+        5,
+        "golden records",
+        include_str!("../../migrations/postgres/0005_golden.sql"),
     ),
 ];
 

@@ -72,6 +72,7 @@ macro_rules! text_enum {
 }
 
 mod error;
+mod golden;
 mod hash;
 mod locks;
 mod master_index;
@@ -82,9 +83,14 @@ mod resolution;
 mod review;
 mod runs;
 mod staging;
+mod steward;
 mod summary;
 
 pub use error::{Result, StoreError};
+pub use golden::{
+    ConflictRow, GoldenChange, GoldenInput, GoldenRow, GoldenVersion, GoldenWrite, LinkedRecord,
+    NewConflict,
+};
 pub use hash::{content_hash, content_hash_json, content_hash_parts};
 pub use master_index::{DecidedBy, Event, Link, Master, MasterStatus, NewEvent};
 pub use migrate::ColumnInfo;
@@ -103,6 +109,7 @@ pub use staging::{
     QuarantineInput, QuarantineRecord, RecordStatus, SourceCounts, StageCounts, StageInput,
     StagedRecord,
 };
+pub use steward::{ReviewVerdict, StewardWrite};
 pub use summary::StoreSummary;
 
 /// The native connection pool behind a [`Store`].
@@ -278,6 +285,17 @@ pub fn redact_url(url: &str) -> String {
         out = format!("{head}{}", redacted.join("&"));
     }
     out
+}
+
+impl Store {
+    /// The statement text for this store's dialect, from a (SQLite,
+    /// PostgreSQL) pair.
+    pub(crate) fn dialect(&self, sql: (&'static str, &'static str)) -> &'static str {
+        match self.pool() {
+            Pool::Sqlite(_) => sql.0,
+            Pool::Postgres(_) => sql.1,
+        }
+    }
 }
 
 /// Formats a timestamp the way the store keeps it: RFC 3339, UTC, always

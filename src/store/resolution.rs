@@ -176,6 +176,9 @@ pub struct ResolutionWrite {
     pub reviews: Vec<NewReview>,
     /// Match keys to store for rows staged without one: (row id, key).
     pub match_keys: Vec<(i64, String)>,
+    /// Masters whose records changed (gained, lost or changed a record):
+    /// their golden records are rebuilt. New masters start stale.
+    pub stale_masters: Vec<String>,
 }
 
 /// Rows per multi-row statement: well under both drivers' parameter limits
@@ -183,15 +186,6 @@ pub struct ResolutionWrite {
 const ROWS_PER_STATEMENT: usize = 1000;
 
 impl Store {
-    /// The statement text for this store's dialect, from a (SQLite,
-    /// PostgreSQL) pair.
-    fn dialect(&self, sql: (&'static str, &'static str)) -> &'static str {
-        match self.pool() {
-            super::Pool::Sqlite(_) => sql.0,
-            super::Pool::Postgres(_) => sql.1,
-        }
-    }
-
     /// Up to `limit` active staged records with row id above `after_id`,
     /// in id order, packed ([`PackedPage`]); `None` past the end.
     pub async fn active_records(&self, after_id: i64, limit: i64) -> Result<Option<PackedPage>> {
@@ -370,6 +364,15 @@ impl Store {
                 b.push(" ON CONFLICT (left_ref, right_ref) DO NOTHING");
                 queued += b.build().execute(&mut *tx).await.map_err(q)?.rows_affected();
             }
+            for chunk in w.stale_masters.chunks(ROWS_PER_STATEMENT) {
+                let mut b = QueryBuilder::new("UPDATE masters SET golden_stale = 1 WHERE id IN (");
+                let mut list = b.separated(", ");
+                for id in chunk {
+                    list.push_bind(id);
+                }
+                b.push(")");
+                b.build().execute(&mut *tx).await.map_err(q)?;
+            }
             for (id, key) in &w.match_keys {
                 sqlx::query("UPDATE staged_records SET match_key = $1 WHERE id = $2")
                     .bind(key)
@@ -461,7 +464,7 @@ impl ResolutionRows for sqlx::SqliteConnection {
             row.push_bind(id)
                 .push_bind("active")
                 .push_bind("{}")
-                .push_bind(1i64)
+                .push_bind(0i64)
                 .push_bind(rows.run.0)
                 .push_bind(rows.now)
                 .push_bind(rows.now);
@@ -559,7 +562,7 @@ impl ResolutionRows for sqlx::PgConnection {
         for chunk in ids.chunks(PG_ROWS) {
             sqlx::query(
                 "INSERT INTO masters (id, status, golden, golden_version, created_run, created_at, updated_at) \
-                 SELECT i, 'active', '{}', 1, $1, $2, $2 FROM UNNEST($3::text[]) WITH ORDINALITY AS t (i, n) \
+                 SELECT i, 'active', '{}', 0, $1, $2, $2 FROM UNNEST($3::text[]) WITH ORDINALITY AS t (i, n) \
                  ORDER BY n",
             )
             .bind(rows.run.0)

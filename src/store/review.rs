@@ -267,6 +267,50 @@ impl Store {
         })
     }
 
+    /// One review by id.
+    pub async fn review(&self, id: i64) -> Result<Option<Review>> {
+        const OP: &str = "review";
+        let sql = format!("SELECT {REVIEW_COLUMNS} FROM review_queue WHERE id = $1");
+        on_pool!(self, pool => {
+            sqlx::query(&sql)
+                .bind(id)
+                .fetch_optional(pool)
+                .await
+                .map_err(StoreError::query(OP))?
+                .map(|row| review_of(&row, OP))
+                .transpose()
+        })
+    }
+
+    /// Pending reviews touching any of `records`, oldest first.
+    pub async fn pending_reviews_for(&self, records: &[RecordRef]) -> Result<Vec<Review>> {
+        const OP: &str = "pending_reviews_for";
+        let mut found: Vec<Review> = Vec::new();
+        let sql = format!(
+            "SELECT {REVIEW_COLUMNS} FROM review_queue \
+             WHERE status = 'pending' AND (left_ref = $1 OR right_ref = $1) ORDER BY id"
+        );
+        for record in records {
+            let rows: Vec<Review> = on_pool!(self, pool => {
+                sqlx::query(&sql)
+                    .bind(record.to_string())
+                    .fetch_all(pool)
+                    .await
+                    .map_err(StoreError::query(OP))?
+                    .iter()
+                    .map(|row| review_of(row, OP))
+                    .collect::<Result<_>>()?
+            });
+            for r in rows {
+                if !found.iter().any(|f| f.id == r.id) {
+                    found.push(r);
+                }
+            }
+        }
+        found.sort_by_key(|r| r.id);
+        Ok(found)
+    }
+
     /// Records a steward's decision on a pending review. Fails with
     /// `NotFound` if the review does not exist or was already decided.
     pub async fn decide_review(

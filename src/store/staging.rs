@@ -921,8 +921,10 @@ impl Store {
     pub async fn mark_gone(&self, source: &str, run_id: RunId, seen_since: RunId) -> Result<u64> {
         const OP: &str = "mark_gone";
         let now = now_text();
+        let q = StoreError::query(OP);
         on_pool!(self, pool => {
-            sqlx::query(
+            let mut tx = pool.begin_write().await.map_err(q)?;
+            let gone = sqlx::query(
                 "UPDATE staged_records SET status = 'gone', gone_run = $2, updated_at = $4 \
                  WHERE source = $1 AND status = 'active' AND last_seen_run < $3",
             )
@@ -930,11 +932,25 @@ impl Store {
             .bind(run_id.0)
             .bind(seen_since.0)
             .bind(&now)
-            .execute(pool)
+            .execute(&mut *tx)
             .await
-            .map(|r| r.rows_affected())
+            .map_err(q)?
+            .rows_affected();
+            // Their masters' golden records lose these records' values.
+            sqlx::query(
+                "UPDATE masters SET golden_stale = 1 WHERE id IN ( \
+                    SELECT l.master_id FROM links l JOIN staged_records s \
+                        ON s.source = l.source AND s.source_key = l.source_key \
+                    WHERE s.source = $1 AND s.gone_run = $2)",
+            )
+            .bind(source)
+            .bind(run_id.0)
+            .execute(&mut *tx)
+            .await
+            .map_err(q)?;
+            tx.commit().await.map_err(q)?;
+            Ok(gone)
         })
-        .map_err(StoreError::query(OP))
     }
 
     /// The cursor committed with `source`'s latest batch, if any.

@@ -3,10 +3,12 @@
 //! re-standardizing stored payloads, and resolving staged records into the
 //! master index.
 
+pub mod golden;
 pub mod pull;
 pub mod resolve;
 pub mod restage;
 pub mod standardize;
+pub mod steward;
 pub mod universe;
 
 pub use pull::{pull_source, PullFailure, PullReport};

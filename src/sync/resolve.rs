@@ -305,6 +305,8 @@ fn changes<'a>(d: &Decided<'a>, report: &mut ResolveReport) -> ResolutionWrite {
         run_id: Some(run),
     };
     let mut split_from: BTreeSet<&'a str> = BTreeSet::new();
+    // Masters whose set of records, or a record's content, changed.
+    let mut stale: BTreeSet<&str> = BTreeSet::new();
     for (label, ks) in &members {
         let outcome = &assignment.clusters[label];
         let master = outcome.master.as_str();
@@ -324,6 +326,8 @@ fn changes<'a>(d: &Decided<'a>, report: &mut ResolveReport) -> ResolutionWrite {
                 }
             }
             if prev != Some(master) || hash_changed {
+                stale.extend(prev);
+                stale.insert(master);
                 write.links.push(LinkWrite {
                     record_id: universe.ids[i],
                     source: universe.refs[i].source.clone(),
@@ -357,6 +361,8 @@ fn changes<'a>(d: &Decided<'a>, report: &mut ResolveReport) -> ResolutionWrite {
         for absorbed in &outcome.absorbed {
             report.masters_merged += 1;
             write.merges.push((absorbed.clone(), master.to_owned()));
+            stale.insert(absorbed);
+            stale.insert(master);
             write.events.push(event(
                 absorbed,
                 "merged",
@@ -377,6 +383,7 @@ fn changes<'a>(d: &Decided<'a>, report: &mut ResolveReport) -> ResolutionWrite {
         }
     }
     report.masters_split = split_from.len() as u64;
+    write.stale_masters = stale.into_iter().map(str::to_owned).collect();
 
     let decided: HashSet<(&RecordRef, &RecordRef)> =
         rules.iter().map(|r| (&r.left, &r.right)).collect();

@@ -1,0 +1,49 @@
+-- Golden records: whether a master's golden record must be rebuilt, every
+-- version it had, the conflicts it holds and the keys people look it up by.
+-- Keep in step with migrations/postgres/0005_golden.sql.
+
+-- 1 while the master's links or records changed since its golden record
+-- was built (new masters start stale; golden_version 0 means never built).
+ALTER TABLE masters ADD COLUMN golden_stale INTEGER NOT NULL DEFAULT 1;
+CREATE INDEX masters_golden_stale ON masters (golden_stale) WHERE golden_stale = 1;
+
+-- Every golden record a master has had, oldest first.
+CREATE TABLE golden_versions (
+    master_id  TEXT    NOT NULL REFERENCES masters (id),
+    version    INTEGER NOT NULL,
+    golden     TEXT    NOT NULL,
+    run_id     INTEGER REFERENCES runs (id),
+    created_at TEXT    NOT NULL,
+    PRIMARY KEY (master_id, version)
+);
+
+-- Contradictions between a master's records (two valid identity numbers,
+-- two birth dates, …), replaced whenever its golden record is rebuilt.
+CREATE TABLE conflicts (
+    id         INTEGER PRIMARY KEY,
+    master_id  TEXT    NOT NULL REFERENCES masters (id),
+    field      TEXT    NOT NULL,
+    kind       TEXT    NOT NULL,
+    detail     TEXT    NOT NULL,
+    run_id     INTEGER REFERENCES runs (id),
+    created_at TEXT    NOT NULL
+);
+CREATE INDEX conflicts_master ON conflicts (master_id);
+
+-- Lookup keys of active masters (identity numbers, folded names, pinyin,
+-- phones), replaced with the golden record.
+CREATE TABLE master_keys (
+    kind      TEXT NOT NULL,
+    value     TEXT NOT NULL,
+    master_id TEXT NOT NULL REFERENCES masters (id),
+    PRIMARY KEY (kind, value, master_id)
+);
+CREATE INDEX master_keys_master ON master_keys (master_id);
+
+-- Small facts about the store itself (the survivorship rules the golden
+-- records were built with).
+CREATE TABLE store_state (
+    key        TEXT PRIMARY KEY,
+    value      TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);

@@ -1,0 +1,104 @@
+//! The summary a district office wants after a run: residents found,
+//! records per department, values one department can fill in from
+//! another, conflicts to check and pairs awaiting a steward.
+
+use std::collections::BTreeMap;
+
+use anyhow::Result;
+use serde::Serialize;
+
+use crate::config::Config;
+use crate::store::Store;
+
+/// Counts for one department.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct DepartmentCounts {
+    /// Active staged records.
+    pub records: u64,
+    /// Empty fields in its records that the golden record has a value for,
+    /// from other departments: what push-back would fill in.
+    pub fillable: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DistrictSummary {
+    pub residents: u64,
+    pub records: u64,
+    /// By department (`civil_affairs`, `health`, …).
+    pub departments: BTreeMap<String, DepartmentCounts>,
+    /// Conflicts per kind.
+    pub conflicts: BTreeMap<String, u64>,
+    pub pending_reviews: u64,
+}
+
+/// Reads the summary from the store.
+pub async fn summarize(config: &Config, store: &Store) -> Result<DistrictSummary> {
+    let departments = super::context::departments(config);
+    let department = |source: &str| {
+        departments
+            .get(source)
+            .cloned()
+            .unwrap_or_else(|| "other".to_owned())
+    };
+    let summary = store.summary().await?;
+    let mut by_department: BTreeMap<String, DepartmentCounts> = BTreeMap::new();
+    for (source, counts) in &summary.staged {
+        by_department.entry(department(source)).or_default().records += counts.active;
+    }
+    for (source, n) in store.fill_totals().await? {
+        by_department
+            .entry(department(&source))
+            .or_default()
+            .fillable += n;
+    }
+    Ok(DistrictSummary {
+        residents: summary.masters,
+        records: summary.staged.values().map(|c| c.active).sum(),
+        departments: by_department,
+        conflicts: store.conflict_counts().await?.into_iter().collect(),
+        pending_reviews: summary.pending_reviews,
+    })
+}
+
+/// The summary as a district office reads it.
+pub fn render(s: &DistrictSummary) -> String {
+    let label = |d: &str| {
+        serde_json::from_value::<crate::config::Department>(serde_json::Value::String(d.to_owned()))
+            .map(|d| d.label_zh())
+            .unwrap_or("其他")
+    };
+    let mut text = format!(
+        "District summary 辖区概况\n  residents 居民        {:>9}  (from {} department records)\n",
+        s.residents, s.records
+    );
+    text.push_str("  department            records   fields others can fill in\n");
+    for (d, c) in &s.departments {
+        text.push_str(&format!(
+            "  {} {:<14} {:>9}   {:>9}\n",
+            label(d),
+            d,
+            c.records,
+            c.fillable
+        ));
+    }
+    let conflicts: u64 = s.conflicts.values().sum();
+    let kinds: Vec<String> = s
+        .conflicts
+        .iter()
+        .map(|(k, n)| format!("{n} {k}"))
+        .collect();
+    text.push_str(&format!(
+        "  conflicts to check   {:>9}{}  (`yici conflicts`)\n",
+        conflicts,
+        if kinds.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", kinds.join(", "))
+        }
+    ));
+    text.push_str(&format!(
+        "  pairs to review      {:>9}  (`yici review list`)\n",
+        s.pending_reviews
+    ));
+    text
+}

@@ -1,0 +1,535 @@
+//! Golden records as stored: which masters need theirs rebuilt, what they
+//! are built from (the active records linked to them, with the source's
+//! business time), and — one transaction per batch — the new version, its
+//! history row, its conflicts, its lookup keys and the audit event.
+//!
+//! A batch commits its goldens and clears their stale flags together, so a
+//! killed golden step leaves the rest stale and the next run carries on.
+
+use chrono::{DateTime, Utc};
+use sqlx::QueryBuilder;
+
+use super::master_index::{MasterStatus, NewEvent};
+use super::{json_text, now_text, Decode, Result, RunId, Store, StoreError, WritePool};
+
+/// A master whose golden record is to be (re)built, with what it is built
+/// from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GoldenInput {
+    pub master_id: String,
+    pub status: MasterStatus,
+    /// 0 while never built.
+    pub golden_version: i64,
+    /// The current golden record (JSON text; `{}` while never built).
+    pub golden: String,
+    /// Its active linked records.
+    pub records: Vec<LinkedRecord>,
+}
+
+/// An active staged record linked to a master.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LinkedRecord {
+    pub source: String,
+    pub source_key: String,
+    /// The source's own modification time, as staged (China Standard
+    /// Time text; see `mapping::business_time`).
+    pub source_updated_at: Option<String>,
+    /// The canonical record (JSON text).
+    pub canonical: String,
+}
+
+/// A conflict to store with a golden record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewConflict {
+    pub field: String,
+    pub kind: String,
+    /// The conflicting values and where each was seen.
+    pub detail: serde_json::Value,
+}
+
+/// A stored conflict.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConflictRow {
+    pub id: i64,
+    pub master_id: String,
+    pub field: String,
+    pub kind: String,
+    pub detail: serde_json::Value,
+    pub run_id: Option<RunId>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A new golden version of one master.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GoldenChange {
+    pub version: i64,
+    pub golden: serde_json::Value,
+    pub conflicts: Vec<NewConflict>,
+    /// Lookup keys: (kind, value).
+    pub keys: Vec<(String, String)>,
+    /// The audit event (`golden`) describing what changed.
+    pub event: NewEvent,
+}
+
+/// The outcome of rebuilding one master's golden record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GoldenWrite {
+    pub master_id: String,
+    /// `None` when the golden record came out the same (only the stale flag
+    /// is cleared); a merged master gets `None` and loses its keys and
+    /// conflicts.
+    pub change: Option<GoldenChange>,
+    /// The master is a tombstone: its keys and conflicts go.
+    pub retired: bool,
+}
+
+/// One version of a master's golden record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GoldenVersion {
+    pub version: i64,
+    pub golden: serde_json::Value,
+    pub run_id: Option<RunId>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// An active master's current golden record, for exports.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GoldenRow {
+    pub master_id: String,
+    pub golden_version: i64,
+    pub golden: String,
+}
+
+/// Masters per `IN (…)` list.
+const IDS_PER_STATEMENT: usize = 500;
+
+/// Appends `($1, $2, …)` binding `ids`.
+fn push_in_list<'a, DB: sqlx::Database>(b: &mut QueryBuilder<'a, DB>, ids: &'a [String])
+where
+    &'a String: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+{
+    b.push("(");
+    let mut list = b.separated(", ");
+    for id in ids {
+        list.push_bind(id);
+    }
+    list.push_unseparated(")");
+}
+
+impl Store {
+    /// Up to `limit` masters whose golden record must be rebuilt, by id.
+    pub async fn stale_masters(&self, limit: i64) -> Result<Vec<String>> {
+        const OP: &str = "stale_masters";
+        on_pool!(self, pool => {
+            sqlx::query_scalar(
+                "SELECT id FROM masters WHERE golden_stale = 1 ORDER BY id LIMIT $1",
+            )
+            .bind(limit)
+            .fetch_all(pool)
+            .await
+        })
+        .map_err(StoreError::query(OP))
+    }
+
+    /// Marks these masters' golden records for rebuilding.
+    pub async fn mark_golden_stale(&self, ids: &[String]) -> Result<()> {
+        const OP: &str = "mark_golden_stale";
+        for chunk in ids.chunks(IDS_PER_STATEMENT) {
+            on_pool!(self, pool => {
+                let mut b = QueryBuilder::new("UPDATE masters SET golden_stale = 1 WHERE id IN ");
+                push_in_list(&mut b, chunk);
+                b.build().execute(pool).await.map(|_| ())
+            })
+            .map_err(StoreError::query(OP))?;
+        }
+        Ok(())
+    }
+
+    /// Marks every active master's golden record for rebuilding (the rules
+    /// changed, or the operator asked for it); returns how many.
+    pub async fn mark_all_golden_stale(&self) -> Result<u64> {
+        const OP: &str = "mark_all_golden_stale";
+        on_pool!(self, pool => {
+            sqlx::query("UPDATE masters SET golden_stale = 1 WHERE status = 'active' AND golden_stale = 0")
+                .execute(pool)
+                .await
+                .map(|r| r.rows_affected())
+        })
+        .map_err(StoreError::query(OP))
+    }
+
+    /// The masters `ids` (in that order, unknown ones left out) with their
+    /// active linked records.
+    pub async fn golden_inputs(&self, ids: &[String]) -> Result<Vec<GoldenInput>> {
+        const OP: &str = "golden_inputs";
+        let mut inputs = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(IDS_PER_STATEMENT) {
+            let (masters, records) = on_pool!(self, pool => {
+                let mut b = QueryBuilder::new(
+                    "SELECT id, status, golden_version, golden FROM masters WHERE id IN ",
+                );
+                push_in_list(&mut b, chunk);
+                let masters = b
+                    .build()
+                    .fetch_all(pool)
+                    .await
+                    .map_err(StoreError::query(OP))?
+                    .iter()
+                    .map(|row| {
+                        let d = Decode::new(row, OP);
+                        Ok(GoldenInput {
+                            master_id: d.text("id")?,
+                            status: d.parse("status")?,
+                            golden_version: d.int("golden_version")?,
+                            golden: d.text("golden")?,
+                            records: Vec::new(),
+                        })
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                let mut b = QueryBuilder::new(
+                    "SELECT l.master_id, s.source, s.source_key, s.source_updated_at, s.canonical \
+                     FROM links l JOIN staged_records s \
+                        ON s.source = l.source AND s.source_key = l.source_key \
+                     WHERE s.status = 'active' AND l.master_id IN ",
+                );
+                push_in_list(&mut b, chunk);
+                b.push(" ORDER BY l.master_id, s.source, s.source_key");
+                let records = b
+                    .build()
+                    .fetch_all(pool)
+                    .await
+                    .map_err(StoreError::query(OP))?
+                    .iter()
+                    .map(|row| {
+                        let d = Decode::new(row, OP);
+                        Ok((
+                            d.text("master_id")?,
+                            LinkedRecord {
+                                source: d.text("source")?,
+                                source_key: d.text("source_key")?,
+                                source_updated_at: d.opt_text("source_updated_at")?,
+                                canonical: d.text("canonical")?,
+                            },
+                        ))
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                (masters, records)
+            });
+            let mut by_id: std::collections::HashMap<String, GoldenInput> = masters
+                .into_iter()
+                .map(|m| (m.master_id.clone(), m))
+                .collect();
+            for (master, record) in records {
+                if let Some(m) = by_id.get_mut(&master) {
+                    m.records.push(record);
+                }
+            }
+            inputs.extend(chunk.iter().filter_map(|id| by_id.remove(id)));
+        }
+        Ok(inputs)
+    }
+
+    /// Writes a batch of rebuilt golden records in one transaction and
+    /// clears their stale flags.
+    pub async fn write_goldens(&self, run: Option<RunId>, writes: &[GoldenWrite]) -> Result<()> {
+        const OP: &str = "write_goldens";
+        let q = StoreError::query(OP);
+        let now = now_text();
+        let run = run.map(|r| r.0);
+        on_pool!(self, pool => {
+            let mut tx = pool.begin_write().await.map_err(q)?;
+            for w in writes {
+                if w.change.is_some() || w.retired {
+                    sqlx::query("DELETE FROM conflicts WHERE master_id = $1")
+                        .bind(&w.master_id)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(q)?;
+                    sqlx::query("DELETE FROM master_keys WHERE master_id = $1")
+                        .bind(&w.master_id)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(q)?;
+                }
+                let Some(c) = &w.change else {
+                    sqlx::query("UPDATE masters SET golden_stale = 0 WHERE id = $1")
+                        .bind(&w.master_id)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(q)?;
+                    continue;
+                };
+                let golden = json_text(&c.golden);
+                sqlx::query(
+                    "UPDATE masters SET golden = $2, golden_version = $3, golden_stale = 0, \
+                        updated_at = $4 WHERE id = $1",
+                )
+                .bind(&w.master_id)
+                .bind(&golden)
+                .bind(c.version)
+                .bind(&now)
+                .execute(&mut *tx)
+                .await
+                .map_err(q)?;
+                sqlx::query(
+                    "INSERT INTO golden_versions (master_id, version, golden, run_id, created_at) \
+                     VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(&w.master_id)
+                .bind(c.version)
+                .bind(&golden)
+                .bind(run)
+                .bind(&now)
+                .execute(&mut *tx)
+                .await
+                .map_err(q)?;
+                for conflict in &c.conflicts {
+                    sqlx::query(
+                        "INSERT INTO conflicts (master_id, field, kind, detail, run_id, created_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6)",
+                    )
+                    .bind(&w.master_id)
+                    .bind(&conflict.field)
+                    .bind(&conflict.kind)
+                    .bind(json_text(&conflict.detail))
+                    .bind(run)
+                    .bind(&now)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(q)?;
+                }
+                if !c.keys.is_empty() {
+                    let mut b = QueryBuilder::new("INSERT INTO master_keys (kind, value, master_id) ");
+                    b.push_values(&c.keys, |mut row, (kind, value)| {
+                        row.push_bind(kind).push_bind(value).push_bind(&w.master_id);
+                    });
+                    b.push(" ON CONFLICT DO NOTHING");
+                    b.build().execute(&mut *tx).await.map_err(q)?;
+                }
+                sqlx::query(
+                    "INSERT INTO events (master_id, kind, actor, reason, detail, run_id, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                )
+                .bind(c.event.master_id.as_deref())
+                .bind(&c.event.kind)
+                .bind(&c.event.actor)
+                .bind(c.event.reason.as_deref())
+                .bind(json_text(&c.event.detail))
+                .bind(c.event.run_id.map(|r| r.0))
+                .bind(&now)
+                .execute(&mut *tx)
+                .await
+                .map_err(q)?;
+            }
+            tx.commit().await.map_err(q)
+        })
+    }
+
+    /// A value the store keeps about itself.
+    pub async fn store_state(&self, key: &str) -> Result<Option<String>> {
+        const OP: &str = "store_state";
+        on_pool!(self, pool => {
+            sqlx::query_scalar("SELECT value FROM store_state WHERE key = $1")
+                .bind(key)
+                .fetch_optional(pool)
+                .await
+        })
+        .map_err(StoreError::query(OP))
+    }
+
+    /// Sets a value the store keeps about itself.
+    pub async fn set_store_state(&self, key: &str, value: &str) -> Result<()> {
+        const OP: &str = "set_store_state";
+        let now = now_text();
+        on_pool!(self, pool => {
+            sqlx::query(
+                "INSERT INTO store_state (key, value, updated_at) VALUES ($1, $2, $3) \
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+            )
+            .bind(key)
+            .bind(value)
+            .bind(&now)
+            .execute(pool)
+            .await
+            .map(|_| ())
+        })
+        .map_err(StoreError::query(OP))
+    }
+
+    /// Conflicts of active masters, oldest first, after row `after_id`.
+    pub async fn conflicts(
+        &self,
+        master: Option<&str>,
+        after_id: i64,
+        limit: i64,
+    ) -> Result<Vec<ConflictRow>> {
+        const OP: &str = "conflicts";
+        let sql = "SELECT c.id, c.master_id, c.field, c.kind, c.detail, c.run_id, c.created_at \
+                   FROM conflicts c JOIN masters m ON m.id = c.master_id \
+                   WHERE m.status = 'active' AND c.id > $1 AND (CAST($2 AS TEXT) IS NULL OR c.master_id = CAST($2 AS TEXT)) \
+                   ORDER BY c.id LIMIT $3";
+        on_pool!(self, pool => {
+            sqlx::query(sql)
+                .bind(after_id)
+                .bind(master)
+                .bind(limit)
+                .fetch_all(pool)
+                .await
+                .map_err(StoreError::query(OP))?
+                .iter()
+                .map(|row| {
+                    let d = Decode::new(row, OP);
+                    Ok(ConflictRow {
+                        id: d.int("id")?,
+                        master_id: d.text("master_id")?,
+                        field: d.text("field")?,
+                        kind: d.text("kind")?,
+                        detail: d.json("detail")?,
+                        run_id: d.opt_int("run_id")?.map(RunId),
+                        created_at: d.time("created_at")?,
+                    })
+                })
+                .collect()
+        })
+    }
+
+    /// How many conflicts active masters hold, per kind.
+    pub async fn conflict_counts(&self) -> Result<Vec<(String, u64)>> {
+        const OP: &str = "conflict_counts";
+        on_pool!(self, pool => {
+            sqlx::query(
+                "SELECT c.kind, COUNT(*) AS n FROM conflicts c JOIN masters m ON m.id = c.master_id \
+                 WHERE m.status = 'active' GROUP BY c.kind ORDER BY c.kind",
+            )
+            .fetch_all(pool)
+            .await
+            .map_err(StoreError::query(OP))?
+            .iter()
+            .map(|row| {
+                let d = Decode::new(row, OP);
+                Ok((d.text("kind")?, d.count("n")?))
+            })
+            .collect()
+        })
+    }
+
+    /// Active masters holding lookup key `value` of `kind`.
+    pub async fn masters_by_key(&self, kind: &str, value: &str) -> Result<Vec<String>> {
+        const OP: &str = "masters_by_key";
+        on_pool!(self, pool => {
+            sqlx::query_scalar(
+                "SELECT k.master_id FROM master_keys k JOIN masters m ON m.id = k.master_id \
+                 WHERE k.kind = $1 AND k.value = $2 AND m.status = 'active' ORDER BY k.master_id",
+            )
+            .bind(kind)
+            .bind(value)
+            .fetch_all(pool)
+            .await
+        })
+        .map_err(StoreError::query(OP))
+    }
+
+    /// Every golden version of a master, oldest first.
+    pub async fn golden_versions(&self, master: &str) -> Result<Vec<GoldenVersion>> {
+        const OP: &str = "golden_versions";
+        on_pool!(self, pool => {
+            sqlx::query(
+                "SELECT version, golden, run_id, created_at FROM golden_versions \
+                 WHERE master_id = $1 ORDER BY version",
+            )
+            .bind(master)
+            .fetch_all(pool)
+            .await
+            .map_err(StoreError::query(OP))?
+            .iter()
+            .map(|row| {
+                let d = Decode::new(row, OP);
+                Ok(GoldenVersion {
+                    version: d.int("version")?,
+                    golden: d.json("golden")?,
+                    run_id: d.opt_int("run_id")?.map(RunId),
+                    created_at: d.time("created_at")?,
+                })
+            })
+            .collect()
+        })
+    }
+
+    /// Up to `limit` active masters with id above `after`, with their
+    /// golden records, by id.
+    pub async fn active_goldens(&self, after: &str, limit: i64) -> Result<Vec<GoldenRow>> {
+        const OP: &str = "active_goldens";
+        on_pool!(self, pool => {
+            sqlx::query(
+                "SELECT id, golden_version, golden FROM masters \
+                 WHERE status = 'active' AND id > $1 ORDER BY id LIMIT $2",
+            )
+            .bind(after)
+            .bind(limit)
+            .fetch_all(pool)
+            .await
+            .map_err(StoreError::query(OP))?
+            .iter()
+            .map(|row| {
+                let d = Decode::new(row, OP);
+                Ok(GoldenRow {
+                    master_id: d.text("id")?,
+                    golden_version: d.int("golden_version")?,
+                    golden: d.text("golden")?,
+                })
+            })
+            .collect()
+        })
+    }
+
+    /// Masters merged into `id`, directly or through other tombstones.
+    pub async fn absorbed_masters(&self, id: &str) -> Result<Vec<String>> {
+        const OP: &str = "absorbed_masters";
+        let mut found: Vec<String> = Vec::new();
+        let mut frontier = vec![id.to_owned()];
+        while let Some(next) = frontier.pop() {
+            let children: Vec<String> = on_pool!(self, pool => {
+                sqlx::query_scalar("SELECT id FROM masters WHERE merged_into = $1 ORDER BY id")
+                    .bind(&next)
+                    .fetch_all(pool)
+                    .await
+            })
+            .map_err(StoreError::query(OP))?;
+            for child in children {
+                if !found.contains(&child) && child != id {
+                    found.push(child.clone());
+                    frontier.push(child);
+                }
+            }
+        }
+        found.sort();
+        Ok(found)
+    }
+
+    /// Per source, the sum over active masters' golden records of the
+    /// fields its records lack and other departments supply (`fills` in
+    /// the golden JSON).
+    pub async fn fill_totals(&self) -> Result<Vec<(String, u64)>> {
+        const OP: &str = "fill_totals";
+        let sql = self.dialect((
+            "SELECT j.key AS source, CAST(SUM(j.value) AS INTEGER) AS n \
+             FROM masters m, json_each(m.golden, '$.fills') j \
+             WHERE m.status = 'active' GROUP BY j.key ORDER BY j.key",
+            "SELECT j.key AS source, SUM(j.value::bigint)::bigint AS n \
+             FROM masters m, jsonb_each_text(m.golden::jsonb -> 'fills') j \
+             WHERE m.status = 'active' GROUP BY j.key ORDER BY j.key",
+        ));
+        on_pool!(self, pool => {
+            sqlx::query(sql)
+                .fetch_all(pool)
+                .await
+                .map_err(StoreError::query(OP))?
+                .iter()
+                .map(|row| {
+                    let d = Decode::new(row, OP);
+                    Ok((d.text("source")?, d.count("n")?))
+                })
+                .collect()
+        })
+    }
+}
