@@ -137,6 +137,8 @@ pub async fn record_reveal(
 /// seven or more digits in any string), for history and conflict details.
 pub fn mask_json(value: &Value) -> Value {
     match value {
+        // Master ids are not personal data, and their hex digits are not a number.
+        Value::String(s) if uuid::Uuid::try_parse(s).is_ok() => value.clone(),
         Value::String(s) => Value::String(mask_digits_in_text(s)),
         Value::Array(items) => Value::Array(items.iter().map(mask_json).collect()),
         Value::Object(map) => {
@@ -249,8 +251,13 @@ mod tests {
 
     #[test]
     fn json_details_are_masked_everywhere() {
-        let v = json!({"changes": [{"to": {"number": "33021119850101123X"}, "phones": ["13812345678"]}], "n": 3});
+        let v = json!({"changes": [{"to": {"number": "33021119850101123X"}, "phones": ["13812345678"]}], "n": 3,
+            "into": "01a21e03-51f1-73b2-8f7f-d304412401b6"});
         let text = mask_json(&v).to_string();
+        assert!(
+            text.contains("01a21e03-51f1-73b2-8f7f-d304412401b6"),
+            "{text}"
+        );
         assert!(
             !text.contains("19850101") && !text.contains("12345678"),
             "{text}"

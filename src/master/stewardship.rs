@@ -236,6 +236,11 @@ pub fn link(
             "merged",
             serde_json::json!({"into": to.id, "records": []}),
         ));
+        w.events.push(who.event(
+            &to.id,
+            "absorbed",
+            serde_json::json!({"from": from.id, "records": []}),
+        ));
     }
     w.stale_masters.extend([from.id.clone(), to.id.clone()]);
     Ok(w)
