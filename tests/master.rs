@@ -272,6 +272,35 @@ fn golden_records_carry_provenance_versions_and_conflicts() {
         !text.contains("13955556666") && !text.contains(&id_li()),
         "{text}"
     );
+
+    // Governance no longer lists 赵雷: his record is gone, and the address
+    // only it knew leaves his golden record.
+    let zhao = show(&ws, &id_zhao());
+    assert_eq!(field(&zhao, "current_address")["source"], "gov:g3");
+    let gov = std::fs::read_to_string(ws.path("gov.csv")).unwrap();
+    let without: String = gov
+        .lines()
+        .filter(|l| !l.starts_with("g3,"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    ws.write("gov.csv", &without);
+    let report = pull_and_reconcile(&ws);
+    assert_eq!(report["golden"]["changed"], 1, "{report}");
+    let zhao = show(&ws, &id_zhao());
+    assert_eq!(zhao["golden_version"], 2);
+    assert!(
+        zhao["fields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|f| f["field"] != "current_address"),
+        "{zhao}"
+    );
+    assert!(zhao["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|r| r["record"] == "gov:g3" && r["status"] == "gone"));
 }
 
 #[test]

@@ -5,7 +5,7 @@
 -- 1 while the master's links or records changed since its golden record
 -- was built (new masters start stale; golden_version 0 means never built).
 ALTER TABLE masters ADD COLUMN golden_stale INTEGER NOT NULL DEFAULT 1;
-CREATE INDEX masters_golden_stale ON masters (golden_stale) WHERE golden_stale = 1;
+CREATE INDEX masters_golden_stale ON masters (id) WHERE golden_stale = 1;
 
 -- Every golden record a master has had, oldest first.
 CREATE TABLE golden_versions (

@@ -7,7 +7,7 @@
 use anyhow::Result;
 use serde::Serialize;
 
-use super::resident::{mask_json, record_reveal};
+use super::resident::{record_reveal, shown};
 use super::{context, exit, Cli, Output};
 
 #[derive(Debug, clap::Args)]
@@ -30,7 +30,14 @@ struct ConflictView {
     master_id: String,
     field: String,
     kind: String,
-    values: serde_json::Value,
+    values: Vec<ConflictValue>,
+}
+
+/// One of the values in conflict and the records (`source:key`) holding it.
+#[derive(Debug, Serialize)]
+struct ConflictValue {
+    value: String,
+    seen: Vec<String>,
 }
 
 /// Conflicts read per page.
@@ -52,17 +59,26 @@ pub async fn run(cli: &Cli, args: &ConflictsArgs, out: &Output) -> Result<i32> {
             }
             total += 1;
             if views.len() < args.limit {
-                let values = c.detail.get("values").cloned().unwrap_or_default();
+                let values = c.detail["values"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|v| ConflictValue {
+                        value: shown(&c.field, &v["value"], args.reveal),
+                        seen: v["seen"]
+                            .as_array()
+                            .into_iter()
+                            .flatten()
+                            .filter_map(|x| x.as_str().map(str::to_owned))
+                            .collect(),
+                    })
+                    .collect();
                 views.push(ConflictView {
                     id: c.id,
                     master_id: c.master_id,
                     field: c.field,
                     kind: c.kind,
-                    values: if args.reveal {
-                        values
-                    } else {
-                        mask_json(&values)
-                    },
+                    values,
                 });
             }
         }
@@ -89,29 +105,12 @@ pub async fn run(cli: &Cli, args: &ConflictsArgs, out: &Output) -> Result<i32> {
         );
         for v in &views {
             s.push_str(&format!("{} {} {}\n", v.master_id, v.kind, v.field));
-            for value in v.values.as_array().into_iter().flatten() {
-                let seen: Vec<String> = value["seen"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .map(|x| {
-                        format!(
-                            "{}:{}",
-                            x["source"].as_str().unwrap_or("?"),
-                            x["source_key"].as_str().unwrap_or("?")
-                        )
-                    })
-                    .collect();
-                let shown = match &value["value"] {
-                    serde_json::Value::String(t) => t.clone(),
-                    serde_json::Value::Object(o) => o
-                        .get("number")
-                        .and_then(|n| n.as_str())
-                        .map(str::to_owned)
-                        .unwrap_or_else(|| value["value"].to_string()),
-                    other => other.to_string(),
-                };
-                s.push_str(&format!("    {shown:<24} {}\n", seen.join(", ")));
+            for value in &v.values {
+                s.push_str(&format!(
+                    "    {:<24} {}\n",
+                    value.value,
+                    value.seen.join(", ")
+                ));
             }
         }
         if total > 0 {

@@ -206,7 +206,8 @@ fn human(config: &Config, report: &DemoReport) -> String {
          {} pairs await a steward's review.\n\
          Against the sample's truth: pairwise precision {:.4}, recall {:.4}, F1 {:.4} \
          ({} false merges, {} missed links; `yici eval --truth {}` for causes).\n\
-         Resolution took {:.1}s.\n",
+         Resolution took {:.1}s; {} golden records built in {:.1}s \
+         (`yici show IDNUMBER` shows one with where each value came from).\n",
         report.staged.masters,
         r.resolve.records,
         s.persons,
@@ -218,6 +219,8 @@ fn human(config: &Config, report: &DemoReport) -> String {
         a.false_negatives,
         shown(&s.truth),
         r.resolve.timings.total,
+        r.golden.changed,
+        r.golden.seconds,
     ));
     text.push('\n');
     text.push_str(&district::render(&report.district));

@@ -10,7 +10,7 @@ use super::{context, exit, Cli, Output};
 use crate::matching::score::HardRule;
 use crate::matching::{Explanation, Features, Field};
 use crate::model::mask::{mask_digits_in_text, mask_id_number, mask_name, mask_phone};
-use crate::store::{MatchRuleKind, NewEvent, RecordRef, Store};
+use crate::store::{MatchRuleKind, RecordRef, Store};
 use crate::sync::universe::{load_model, Universe};
 
 #[derive(Debug, clap::Args)]
@@ -91,17 +91,13 @@ pub async fn run(cli: &Cli, args: &ExplainArgs, out: &Output) -> Result<i32> {
         _ => None,
     };
     if args.reveal {
-        let actor = std::env::var("USER").unwrap_or_else(|_| "unknown".to_owned());
-        store
-            .append_event(&NewEvent {
-                master_id: None,
-                kind: "revealed".to_owned(),
-                actor,
-                reason: Some("yici explain --reveal".to_owned()),
-                detail: serde_json::json!({"records": [ra.to_string(), rb.to_string()]}),
-                run_id: None,
-            })
-            .await?;
+        super::resident::record_reveal(
+            &store,
+            None,
+            "yici explain",
+            serde_json::json!({"records": [ra.to_string(), rb.to_string()]}),
+        )
+        .await?;
     }
     store.close().await;
     let values = Field::ALL

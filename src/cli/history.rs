@@ -3,11 +3,13 @@
 //! merged, split, golden versions with what changed and why, steward
 //! decisions with their reasons, reveals.
 
+use std::collections::BTreeMap;
+
 use anyhow::Result;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::resident::{find_masters, mask_json, record_reveal, shown, Target};
+use super::resident::{find_masters, golden_changes, mask_json, record_reveal, Target};
 use super::{context, exit, Cli, Output};
 
 #[derive(Debug, clap::Args)]
@@ -59,7 +61,14 @@ pub async fn run(cli: &Cli, args: &HistoryArgs, out: &Output) -> Result<i32> {
         events.extend(store.events_for_master(id).await?);
     }
     events.sort_by_key(|e| e.id);
-    let golden_versions = store.golden_versions(&master).await?.len();
+    // Every golden version of these masters, to show what each changed.
+    let mut versions: BTreeMap<(String, i64), Value> = BTreeMap::new();
+    for id in std::iter::once(&master).chain(&absorbed) {
+        for v in store.golden_versions(id).await? {
+            versions.insert((id.clone(), v.version), v.golden);
+        }
+    }
+    let golden_versions = versions.keys().filter(|(id, _)| *id == master).count();
     if args.reveal {
         record_reveal(
             &store,
@@ -76,19 +85,32 @@ pub async fn run(cli: &Cli, args: &HistoryArgs, out: &Output) -> Result<i32> {
         golden_versions,
         events: events
             .into_iter()
-            .map(|e| EventView {
-                id: e.id,
-                at: crate::store::timestamp(e.created_at),
-                master_id: e.master_id,
-                kind: e.kind,
-                actor: e.actor,
-                reason: e.reason,
-                run_id: e.run_id.map(|r| r.0),
-                detail: if args.reveal {
-                    e.detail
-                } else {
-                    mask_json(&e.detail)
-                },
+            .map(|e| {
+                // A golden event shows what its version changed, read from
+                // the versions themselves.
+                let detail = match (&e.master_id, e.detail["version"].as_i64()) {
+                    (Some(id), Some(v)) if e.kind == "golden" => {
+                        let empty = Value::Null;
+                        let version = |n: i64| versions.get(&(id.clone(), n)).unwrap_or(&empty);
+                        serde_json::json!({
+                            "version": v,
+                            "records": e.detail["records"],
+                            "changes": golden_changes(version(v - 1), version(v), args.reveal),
+                        })
+                    }
+                    _ if args.reveal => e.detail,
+                    _ => mask_json(&e.detail),
+                };
+                EventView {
+                    id: e.id,
+                    at: crate::store::timestamp(e.created_at),
+                    master_id: e.master_id,
+                    kind: e.kind,
+                    actor: e.actor,
+                    reason: e.reason,
+                    run_id: e.run_id.map(|r| r.0),
+                    detail,
+                }
             })
             .collect(),
     };
@@ -97,33 +119,23 @@ pub async fn run(cli: &Cli, args: &HistoryArgs, out: &Output) -> Result<i32> {
 }
 
 /// One line per golden field change: `phones: a → b (health:H1, most_recent)`.
-/// `detail` is already masked unless the steward asked to reveal.
-fn golden_changes(detail: &Value) -> Vec<String> {
+fn change_lines(detail: &Value) -> Vec<String> {
     detail["changes"]
         .as_array()
-        .map(|changes| {
-            changes
-                .iter()
-                .map(|c| {
-                    let field = c["field"].as_str().unwrap_or("?");
-                    let value = |v: &Value| {
-                        if v.is_null() {
-                            "∅".to_owned()
-                        } else {
-                            shown(field, v, true)
-                        }
-                    };
-                    format!(
-                        "{field}: {} → {} ({}, {})",
-                        value(&c["from"]),
-                        value(&c["to"]),
-                        c["source"].as_str().unwrap_or("-"),
-                        c["rule"].as_str().unwrap_or("-")
-                    )
-                })
-                .collect()
+        .into_iter()
+        .flatten()
+        .map(|c| {
+            let value = |v: &Value| v.as_str().unwrap_or("∅").to_owned();
+            format!(
+                "{}: {} → {} ({}, {})",
+                c["field"].as_str().unwrap_or("?"),
+                value(&c["from"]),
+                value(&c["to"]),
+                c["source"].as_str().unwrap_or("-"),
+                c["rule"].as_str().unwrap_or("-")
+            )
         })
-        .unwrap_or_default()
+        .collect()
 }
 
 fn render(v: &HistoryView) -> String {
@@ -151,7 +163,7 @@ fn render(v: &HistoryView) -> String {
         let _ = writeln!(s, "{} {:<16} {who}{run}{here}", &e.at[..19], e.kind);
         if e.kind == "golden" {
             let _ = writeln!(s, "    version {}", e.detail["version"]);
-            for line in golden_changes(&e.detail) {
+            for line in change_lines(&e.detail) {
                 let _ = writeln!(s, "    {line}");
             }
         } else if e.detail.as_object().is_some_and(|d| !d.is_empty()) {

@@ -148,6 +148,63 @@ pub fn mask_json(value: &Value) -> Value {
     }
 }
 
+/// A golden record's field name for a canonical record key (the record
+/// keeps the identity document under `id_document`).
+pub fn golden_field(key: &str) -> &str {
+    if key == "id_document" {
+        "id_number"
+    } else {
+        key
+    }
+}
+
+/// One of a golden record's source records, by its index in `records`:
+/// `source:key` and the source's business time.
+pub fn golden_source(golden: &Value, index: &Value) -> Option<(String, Option<String>)> {
+    let r = &golden["records"][index.as_u64()? as usize];
+    Some((
+        format!("{}:{}", r["source"].as_str()?, r["key"].as_str()?),
+        r["at"].as_str().map(str::to_owned),
+    ))
+}
+
+/// Where a golden field's value came from: (`source:key`, business time,
+/// rule).
+pub fn provenance(golden: &Value, field: &str) -> (Option<String>, Option<String>, Option<String>) {
+    let p = &golden["provenance"][golden_field(field)];
+    let rule = p["rule"].as_str().map(str::to_owned);
+    match golden_source(golden, &p["record"]) {
+        Some((source, at)) => (Some(source), at, rule),
+        None => (None, None, rule),
+    }
+}
+
+/// Per field of the golden record that differs between two versions: old
+/// and new value (masked unless `reveal`), and where the new one came from.
+pub fn golden_changes(before: &Value, after: &Value, reveal: bool) -> Vec<Value> {
+    let empty = serde_json::Map::new();
+    let old = before["record"].as_object().unwrap_or(&empty);
+    let new = after["record"].as_object().unwrap_or(&empty);
+    let mut fields: Vec<&String> = old.keys().chain(new.keys()).collect();
+    fields.sort();
+    fields.dedup();
+    fields
+        .into_iter()
+        .filter(|f| old.get(*f) != new.get(*f))
+        .map(|f| {
+            let value = |v: Option<&Value>| v.map(|v| shown(f, v, reveal));
+            let (source, _, rule) = provenance(after, f);
+            serde_json::json!({
+                "field": golden_field(f),
+                "from": value(old.get(f)),
+                "to": value(new.get(f)),
+                "source": source,
+                "rule": rule,
+            })
+        })
+        .collect()
+}
+
 /// What a person typed to name a resident.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Target {

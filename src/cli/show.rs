@@ -7,7 +7,10 @@ use anyhow::Result;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::resident::{china_date, find_masters, mask_json, record_reveal, shown, Target, FIELDS};
+use super::resident::{
+    china_date, find_masters, golden_field, golden_source, mask_json, provenance, record_reveal,
+    shown, Target, FIELDS,
+};
 use super::{context, exit, Cli, Output};
 use crate::store::{RecordRef, Store};
 
@@ -63,7 +66,8 @@ struct ResidentView {
     fields: Vec<FieldView>,
     phones: Vec<SeenView>,
     names: Vec<SeenView>,
-    addresses: Vec<SeenView>,
+    current_addresses: Vec<SeenView>,
+    registered_addresses: Vec<SeenView>,
     records: Vec<RecordView>,
     attributes: Value,
     conflicts: Vec<ConflictView>,
@@ -106,39 +110,25 @@ pub async fn run(cli: &Cli, args: &ShowArgs, out: &Output) -> Result<i32> {
     Ok(exit::OK)
 }
 
-/// A master's golden record field name for a canonical record key.
-fn golden_field(key: &str) -> &str {
-    if key == "id_document" {
-        "id_number"
-    } else {
-        key
-    }
-}
-
-fn seen_views(list: Option<&Value>, field: &str, reveal: bool) -> Vec<SeenView> {
-    list.and_then(Value::as_array)
+/// The values of a multi-valued golden list with where each was seen.
+fn seen_views(golden: &Value, list: &str, field: &str, reveal: bool) -> Vec<SeenView> {
+    golden[list]
+        .as_array()
         .map(|items| {
             items
                 .iter()
-                .map(|s| SeenView {
-                    value: shown(field, &s["value"], reveal),
-                    seen: s["seen"]
+                .map(|item| SeenView {
+                    value: shown(field, &item["value"], reveal),
+                    seen: item["seen"]
                         .as_array()
-                        .map(|seen| {
-                            seen.iter()
-                                .map(|x| {
-                                    let at =
-                                        x["at"].as_str().map(|t| format!(" @{}", china_date(t)));
-                                    format!(
-                                        "{}:{}{}",
-                                        x["source"].as_str().unwrap_or("?"),
-                                        x["source_key"].as_str().unwrap_or("?"),
-                                        at.unwrap_or_default()
-                                    )
-                                })
-                                .collect()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|i| golden_source(golden, i))
+                        .map(|(source, at)| match at {
+                            Some(at) => format!("{source} @{}", china_date(&at)),
+                            None => source,
                         })
-                        .unwrap_or_default(),
+                        .collect(),
                 })
                 .collect()
         })
@@ -156,15 +146,13 @@ async fn view(store: &Store, id: &str, reveal: bool) -> Result<ResidentView> {
         .iter()
         .filter_map(|(key, _)| {
             let value = record.get(*key)?;
-            let p = &golden["provenance"][golden_field(key)];
+            let (source, source_updated_at, rule) = provenance(golden, key);
             Some(FieldView {
                 field: golden_field(key).to_owned(),
                 value: shown(key, value, reveal),
-                source: p["source"]
-                    .as_str()
-                    .map(|s| format!("{s}:{}", p["source_key"].as_str().unwrap_or(""))),
-                source_updated_at: p["source_updated_at"].as_str().map(str::to_owned),
-                rule: p["rule"].as_str().map(str::to_owned),
+                source,
+                source_updated_at,
+                rule,
             })
         })
         .collect();
@@ -197,7 +185,20 @@ async fn view(store: &Store, id: &str, reveal: bool) -> Result<ResidentView> {
         .await?
         .into_iter()
         .map(|c| ConflictView {
-            values: seen_views(c.detail.get("values"), &c.field, reveal),
+            values: c.detail["values"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|v| SeenView {
+                    value: shown(&c.field, &v["value"], reveal),
+                    seen: v["seen"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|s| s.as_str().map(str::to_owned))
+                        .collect(),
+                })
+                .collect(),
             field: c.field,
             kind: c.kind,
         })
@@ -224,9 +225,10 @@ async fn view(store: &Store, id: &str, reveal: bool) -> Result<ResidentView> {
         master_id: master.id.clone(),
         golden_version: master.golden_version,
         fields,
-        phones: seen_views(golden.get("phones"), "phones", reveal),
-        names: seen_views(golden.get("names"), "name", reveal),
-        addresses: seen_views(golden.get("addresses"), "address", reveal),
+        phones: seen_views(golden, "phones", "phones", reveal),
+        names: seen_views(golden, "names", "name", reveal),
+        current_addresses: seen_views(golden, "current_addresses", "address", reveal),
+        registered_addresses: seen_views(golden, "registered_addresses", "address", reveal),
         records,
         attributes,
         conflicts,
@@ -273,7 +275,8 @@ fn render(v: &ResidentView) -> String {
     };
     list(&mut s, "names", &v.names);
     list(&mut s, "phones", &v.phones);
-    list(&mut s, "addresses", &v.addresses);
+    list(&mut s, "current addresses", &v.current_addresses);
+    list(&mut s, "registered addresses", &v.registered_addresses);
     let _ = writeln!(s, "  linked records ({}):", v.records.len());
     for r in &v.records {
         let weight = r

@@ -7,6 +7,10 @@
 //! Pure and deterministic: the same records in any order give the same
 //! golden record (ties fall back to source name, then source key), so
 //! recomputing an unchanged master changes nothing.
+//!
+//! Stored compactly: each record of the master is named once in
+//! [`Golden::records`] (sorted by source, then key), and provenance and
+//! every sighting refer to it by index.
 
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet};
@@ -43,36 +47,41 @@ pub struct SourceRecord<'a> {
     pub record: &'a ResidentRecord,
 }
 
-/// Where a golden value came from and which rule chose it.
+/// One record of the master, named once; sightings and provenance refer to
+/// it by its index in [`Golden::records`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Provenance {
+pub struct GoldenSource {
+    /// Connector name.
     pub source: String,
-    pub source_key: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub source_updated_at: Option<DateTime<Utc>>,
-    /// A [`Rule`] name, [`UNANIMOUS`] or [`SOURCE_ORDER`].
-    pub rule: String,
-}
-
-/// One source record holding a value.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Sighting {
-    pub source: String,
-    pub source_key: String,
+    /// The record's key in its source.
+    pub key: String,
     /// The record's business timestamp.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub at: Option<DateTime<Utc>>,
-    /// Which field held it, where one list covers several
-    /// (`registered_address`, `current_address`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub field: Option<String>,
+}
+
+impl std::fmt::Display for GoldenSource {
+    /// `source:key`, as [`Golden::attributes`] and record references spell it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.source, self.key)
+    }
+}
+
+/// Where a golden value came from and which rule chose it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Provenance {
+    /// Index into [`Golden::records`] (see [`Golden::provenance_source`]).
+    pub record: u32,
+    /// A [`Rule`] name, [`UNANIMOUS`] or [`SOURCE_ORDER`].
+    pub rule: String,
 }
 
 /// A distinct value and every record it was seen in.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Seen<T = Value> {
     pub value: T,
-    pub seen: Vec<Sighting>,
+    /// Indices into [`Golden::records`], ascending (see [`Golden::sources`]).
+    pub seen: Vec<u32>,
 }
 
 /// What kind of disagreement a steward should resolve.
@@ -120,6 +129,10 @@ pub struct Golden {
     /// [`Golden::attributes`]).
     #[serde(skip_serializing_if = "ResidentRecord::is_empty")]
     pub record: ResidentRecord,
+    /// The master's records, sorted by source, then key: what
+    /// [`Provenance::record`] and [`Seen::seen`] index.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub records: Vec<GoldenSource>,
     /// Field name → where its value (the first one, for lists) came from.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub provenance: BTreeMap<String, Provenance>,
@@ -133,10 +146,12 @@ pub struct Golden {
     pub phones: Vec<Seen<Phone>>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub former_names: Vec<Seen<PersonName>>,
-    /// Registered and current addresses together (each sighting says
-    /// which), the golden ones first.
+    /// Every distinct registered address, best (the golden one) first.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub addresses: Vec<Seen<Address>>,
+    pub registered_addresses: Vec<Seen<Address>>,
+    /// Every distinct current address, best (the golden one) first.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub current_addresses: Vec<Seen<Address>>,
     /// `source:key` → that record's department attributes, never blended.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub attributes: BTreeMap<String, BTreeMap<String, Value>>,
@@ -175,6 +190,23 @@ impl SearchKey {
 }
 
 impl Golden {
+    /// The record at `index` in [`Golden::records`].
+    pub fn source_of(&self, index: u32) -> Option<&GoldenSource> {
+        self.records.get(usize::try_from(index).ok()?)
+    }
+
+    /// The record the golden value of `field` (a [`GoldenField`] name) came
+    /// from.
+    pub fn provenance_source(&self, field: &str) -> Option<&GoldenSource> {
+        self.source_of(self.provenance.get(field)?.record)
+    }
+
+    /// The records a value was seen in ([`Seen::seen`]), skipping indices
+    /// out of range.
+    pub fn sources<'g>(&'g self, seen: &'g [u32]) -> impl Iterator<Item = &'g GoldenSource> + 'g {
+        seen.iter().filter_map(|&i| self.source_of(i))
+    }
+
     /// Every key a steward may search this master by: all values seen, not
     /// only the golden ones, so an old phone or a former name still finds
     /// the person.
@@ -223,7 +255,17 @@ pub fn build(records: &[SourceRecord<'_>], rules: &Survivorship) -> Golden {
         rules,
         valid_ids,
     };
-    let mut golden = Golden::default();
+    let mut golden = Golden {
+        records: records
+            .iter()
+            .map(|r| GoldenSource {
+                source: r.source.to_owned(),
+                key: r.source_key.to_owned(),
+                at: r.updated_at,
+            })
+            .collect(),
+        ..Golden::default()
+    };
 
     let ids = ctx.rank(
         GoldenField::IdNumber,
@@ -360,11 +402,12 @@ pub fn build(records: &[SourceRecord<'_>], rules: &Survivorship) -> Golden {
     ];
     golden.provenance = provenance.into_iter().flatten().collect();
 
-    golden.id_numbers = ctx.seen_list(&ids, None);
-    golden.names = ctx.seen_list(&names, None);
-    golden.phones = ctx.seen_list(&phones, None);
-    golden.former_names = ctx.seen_list(&former_names, None);
-    golden.addresses = ctx.addresses(&registered, &current);
+    golden.id_numbers = seen_list(&ids);
+    golden.names = seen_list(&names);
+    golden.phones = seen_list(&phones);
+    golden.former_names = seen_list(&former_names);
+    golden.registered_addresses = seen_list(&registered);
+    golden.current_addresses = seen_list(&current);
 
     for r in &records {
         if !r.record.attributes.is_empty() {
@@ -564,82 +607,15 @@ impl<'r> Ctx<'_, 'r> {
         })
     }
 
-    fn sighting(&self, i: usize, field: Option<GoldenField>) -> Sighting {
-        let r = &self.records[i];
-        Sighting {
-            source: r.source.to_owned(),
-            source_key: r.source_key.to_owned(),
-            at: r.updated_at,
-            field: field.map(|f| f.as_str().to_owned()),
-        }
-    }
-
     fn provenance<T>(&self, ranked: &Ranked<'r, T>) -> Option<(String, Provenance)> {
         let best = ranked.groups.first()?;
-        let r = &self.records[best.rep];
         Some((
             ranked.field.as_str().to_owned(),
             Provenance {
-                source: r.source.to_owned(),
-                source_key: r.source_key.to_owned(),
-                source_updated_at: r.updated_at,
+                record: index(best.rep),
                 rule: ranked.rule.to_owned(),
             },
         ))
-    }
-
-    fn seen_list<T: Clone>(
-        &self,
-        ranked: &Ranked<'r, T>,
-        field: Option<GoldenField>,
-    ) -> Vec<Seen<T>> {
-        ranked
-            .groups
-            .iter()
-            .map(|g| Seen {
-                value: g.value.clone(),
-                seen: g.members.iter().map(|&i| self.sighting(i, field)).collect(),
-            })
-            .collect()
-    }
-
-    /// Both address fields in one list, merged by comparison key and
-    /// ordered by the best place a value holds in either field's ranking
-    /// (current first on a tie), so the golden addresses lead.
-    fn addresses(
-        &self,
-        registered: &Ranked<'r, Address>,
-        current: &Ranked<'r, Address>,
-    ) -> Vec<Seen<Address>> {
-        let mut merged: BTreeMap<&str, ((usize, u8), Seen<Address>)> = BTreeMap::new();
-        for (ranked, tier) in [(current, 0u8), (registered, 1u8)] {
-            for (pos, seen) in self
-                .seen_list(ranked, Some(ranked.field))
-                .into_iter()
-                .enumerate()
-            {
-                let key = ranked.groups[pos].value.comparison_key();
-                match merged.get_mut(key) {
-                    Some((place, existing)) => {
-                        *place = (*place).min((pos, tier));
-                        existing.seen.extend(seen.seen);
-                    }
-                    None => {
-                        merged.insert(key, ((pos, tier), seen));
-                    }
-                }
-            }
-        }
-        let mut list: Vec<((usize, u8), Seen<Address>)> = merged.into_values().collect();
-        list.sort_by_key(|(place, _)| *place);
-        list.into_iter()
-            .map(|(_, mut seen)| {
-                seen.seen.sort_by(|a, b| {
-                    (&a.source, &a.source_key, &a.field).cmp(&(&b.source, &b.source_key, &b.field))
-                });
-                seen
-            })
-            .collect()
     }
 
     /// A conflict when two or more distinct values pass `counts`.
@@ -649,8 +625,7 @@ impl<'r> Ctx<'_, 'r> {
         kind: ConflictKind,
         counts: impl Fn(&T) -> bool,
     ) -> Option<Conflict> {
-        let values: Vec<Seen> = self
-            .seen_list(ranked, None)
+        let values: Vec<Seen> = seen_list(ranked)
             .into_iter()
             .filter(|s| counts(&s.value))
             .map(|s| Seen {
@@ -699,16 +674,13 @@ impl<'r> Ctx<'_, 'r> {
             .collect();
         let mut values = vec![Seen {
             value: Value::Bool(true),
-            seen: dead_involved
-                .iter()
-                .map(|&i| self.sighting(i, None))
-                .collect(),
+            seen: dead_involved.iter().map(|&i| index(i)).collect(),
         }];
         for said in [Some(false), None] {
-            let seen: Vec<Sighting> = later
+            let seen: Vec<u32> = later
                 .iter()
                 .filter(|&&i| self.records[i].record.deceased == said)
-                .map(|&i| self.sighting(i, None))
+                .map(|&i| index(i))
                 .collect();
             if !seen.is_empty() {
                 values.push(Seen {
@@ -723,6 +695,24 @@ impl<'r> Ctx<'_, 'r> {
             values,
         })
     }
+}
+
+/// A sorted record's index in [`Golden::records`] (the same order).
+fn index(i: usize) -> u32 {
+    u32::try_from(i).expect("a master holds fewer than 2^32 records")
+}
+
+/// Every distinct value of a field, best first, with the records holding
+/// it (ascending).
+fn seen_list<T: Clone>(ranked: &Ranked<'_, T>) -> Vec<Seen<T>> {
+    ranked
+        .groups
+        .iter()
+        .map(|g| Seen {
+            value: g.value.clone(),
+            seen: g.members.iter().map(|&i| index(i)).collect(),
+        })
+        .collect()
 }
 
 /// Per source, the fields its records lack that the golden record has (sex
@@ -877,8 +867,21 @@ mod tests {
     }
 
     fn source_of<'g>(g: &'g Golden, field: &str) -> (&'g str, &'g str) {
-        let p = &g.provenance[field];
-        (&p.source, &p.source_key)
+        let r = g.provenance_source(field).unwrap();
+        (&r.source, &r.key)
+    }
+
+    /// The sources of a value's sightings, in order.
+    fn sources_of<'g>(g: &'g Golden, seen: &'g [u32]) -> Vec<&'g str> {
+        g.sources(seen).map(|r| r.source.as_str()).collect()
+    }
+
+    fn source(source: &str, key: &str, at: Option<&str>) -> GoldenSource {
+        GoldenSource {
+            source: source.into(),
+            key: key.into(),
+            at: at.map(time),
+        }
     }
 
     fn id_of(g: &Golden) -> &str {
@@ -917,14 +920,25 @@ mod tests {
         let g = build_rows(&rows, &id_priority());
         assert_eq!(id_of(&g), ID_A);
         assert_eq!(
+            g.records,
+            [
+                source("governance", "g1", Some("2024-05-01")),
+                source("hr", "h1", Some("2020-01-01")),
+            ]
+        );
+        assert_eq!(
             g.provenance["id_number"],
             Provenance {
-                source: "hr".into(),
-                source_key: "h1".into(),
-                source_updated_at: Some(time("2020-01-01")),
+                record: 1,
                 rule: "valid".into(),
             }
         );
+        assert_eq!(
+            g.provenance_source("id_number"),
+            Some(&source("hr", "h1", Some("2020-01-01")))
+        );
+        assert_eq!(g.provenance_source("name"), None);
+        assert_eq!(g.source_of(2), None);
         // The invalid number is still listed, after the valid one.
         let listed: Vec<&str> = g.id_numbers.iter().map(|s| s.value.number()).collect();
         assert_eq!(listed, [ID_A, ID_BAD]);
@@ -973,7 +987,7 @@ mod tests {
             assert_eq!(rule_of(&g, "name"), "most_recent");
             assert_eq!(source_of(&g, "name"), ("health", "z-new"));
             assert_eq!(
-                g.provenance["name"].source_updated_at,
+                g.provenance_source("name").unwrap().at,
                 Some(time("2024-03-01"))
             );
         }
@@ -1155,21 +1169,14 @@ mod tests {
                 ("12345".to_owned(), 1)
             ]
         );
+        assert_eq!(g.phones[0].seen, [0, 1]);
+        assert_eq!(g.phones[2].seen, [1]);
+        let seen: Vec<&GoldenSource> = g.sources(&g.phones[0].seen).collect();
         assert_eq!(
-            g.phones[0].seen,
+            seen,
             [
-                Sighting {
-                    source: "health".into(),
-                    source_key: "h1".into(),
-                    at: Some(time("2024-01-01")),
-                    field: None
-                },
-                Sighting {
-                    source: "hr".into(),
-                    source_key: "r1".into(),
-                    at: None,
-                    field: None
-                },
+                &source("health", "h1", Some("2024-01-01")),
+                &source("hr", "r1", None)
             ]
         );
     }
@@ -1205,7 +1212,7 @@ mod tests {
     }
 
     #[test]
-    fn addresses_list_both_fields_golden_first() {
+    fn addresses_listed_per_field_golden_first() {
         let rows = [
             row("governance", "g1")
                 .current("鼓楼街道中山社区23幢502室")
@@ -1214,22 +1221,47 @@ mod tests {
         ];
         let s = with_trust(Survivorship::default(), "hr", "registered_address", 0.9);
         let g = build_rows(&rows, &s);
-        assert_eq!(g.addresses.len(), 2);
-        let first = &g.addresses[0];
-        assert_eq!(first.value.comparison_key(), "鼓楼街道中山社区23幢502室");
-        let fields: Vec<(&str, Option<&str>)> = first
-            .seen
-            .iter()
-            .map(|s| (s.source.as_str(), s.field.as_deref()))
-            .collect();
+        let keys = |list: &[Seen<Address>]| -> Vec<(String, Vec<u32>)> {
+            list.iter()
+                .map(|a| (a.value.comparison_key().to_owned(), a.seen.clone()))
+                .collect()
+        };
+        // The same place in both fields stays apart: each list is its own
+        // field's ranking.
         assert_eq!(
-            fields,
-            [
-                ("governance", Some("current_address")),
-                ("hr", Some("registered_address"))
-            ]
+            keys(&g.current_addresses),
+            [("鼓楼街道中山社区23幢502室".to_owned(), vec![0])]
         );
+        let registered = keys(&g.registered_addresses);
+        assert_eq!(registered.len(), 2);
+        assert_eq!(
+            registered[0],
+            ("鼓楼街道中山社区23幢502室".to_owned(), vec![1])
+        );
+        assert_eq!(registered[1].1, [0]);
         assert_eq!(source_of(&g, "registered_address"), ("hr", "r1"));
+        assert_eq!(
+            g.record.registered_address.as_ref(),
+            Some(&g.registered_addresses[0].value)
+        );
+        assert_eq!(
+            g.record.current_address.as_ref(),
+            Some(&g.current_addresses[0].value)
+        );
+        // Trusting governance instead puts its address first.
+        let s = with_trust(
+            Survivorship::default(),
+            "governance",
+            "registered_address",
+            0.9,
+        );
+        let g = build_rows(&rows, &s);
+        assert_eq!(source_of(&g, "registered_address"), ("governance", "g1"));
+        assert_eq!(g.registered_addresses[0].seen, [0]);
+        assert_eq!(
+            g.record.registered_address.as_ref(),
+            Some(&g.registered_addresses[0].value)
+        );
     }
 
     #[test]
@@ -1264,7 +1296,8 @@ mod tests {
         assert_eq!(c.field, "id_number");
         let numbers: Vec<&Value> = c.values.iter().map(|v| &v.value["number"]).collect();
         assert_eq!(numbers, [ID_B, ID_A]);
-        assert_eq!(c.values[1].seen[0].source, "hr");
+        assert_eq!(c.values[1].seen, [2]);
+        assert_eq!(sources_of(&g, &c.values[1].seen), ["hr"]);
     }
 
     #[test]
@@ -1339,12 +1372,7 @@ mod tests {
         let summary: Vec<(Value, Vec<&str>)> = c
             .values
             .iter()
-            .map(|v| {
-                (
-                    v.value.clone(),
-                    v.seen.iter().map(|s| s.source.as_str()).collect(),
-                )
-            })
+            .map(|v| (v.value.clone(), sources_of(&g, &v.seen)))
             .collect();
         assert_eq!(
             summary,
@@ -1506,28 +1534,81 @@ mod tests {
     fn json_is_compact_and_reads_back() {
         assert_eq!(serde_json::to_string(&Golden::default()).unwrap(), "{}");
         let rows = [
-            row("hr", "r1")
+            row("hr", "HR-0001")
                 .id(ID_A)
                 .name("王伟")
                 .phones("13812345678")
+                .registered("海曙区南门街道1号")
                 .at("2024-02-01"),
-            row("health", "h1")
+            row("health", "HL-0002")
                 .id(ID_B)
                 .name("王薇")
-                .attribute("chronic", true.into()),
+                .phones("13812345678")
+                .current("鼓楼街道中山社区23幢502室")
+                .attribute("chronic", true.into())
+                .at("2023-07-15"),
+            row("civil_affairs", "CA-0003")
+                .name("王伟")
+                .sex(Sex::Male)
+                .current("鼓楼街道中山社区23幢502室"),
+            row("governance", "GV-0004")
+                .id(ID_A)
+                .born("1985-03-02")
+                .registered("海曙区南门街道1号"),
         ];
         let g = defaults(&rows);
         let json = serde_json::to_value(&g).unwrap();
         assert!(json["record"].get("attributes").is_none());
-        assert_eq!(json["provenance"]["name"]["rule"], "most_recent");
-        assert!(json["provenance"]["name"]
-            .get("source_updated_at")
-            .is_some());
-        assert!(json["provenance"]["phones"]
-            .get("source_updated_at")
-            .is_some());
+        let records: Vec<(&str, &str)> = g
+            .records
+            .iter()
+            .map(|r| (r.source.as_str(), r.key.as_str()))
+            .collect();
+        assert_eq!(
+            records,
+            [
+                ("civil_affairs", "CA-0003"),
+                ("governance", "GV-0004"),
+                ("health", "HL-0002"),
+                ("hr", "HR-0001")
+            ]
+        );
+        assert_eq!(json["records"][3]["at"], "2024-02-01T08:00:00Z");
+        assert!(json["records"][0].get("at").is_none());
+        assert_eq!(
+            json["provenance"]["name"],
+            serde_json::json!({"record": 3, "rule": "most_recent"})
+        );
+        assert_eq!(json["phones"][0]["seen"], serde_json::json!([2, 3]));
+        assert_eq!(
+            json["registered_addresses"][0]["seen"],
+            serde_json::json!([1, 3])
+        );
+        assert_eq!(
+            json["current_addresses"][0]["seen"],
+            serde_json::json!([0, 2])
+        );
+        assert!(json.get("addresses").is_none());
         assert_eq!(json["conflicts"][0]["kind"], "different_id_numbers");
-        assert!(json["names"][0]["seen"][0].get("field").is_none());
+        // Each record is named once: outside `records`, only indices (and
+        // the per-record attributes' `source:key`).
+        let mut without_attributes = json.clone();
+        without_attributes
+            .as_object_mut()
+            .unwrap()
+            .remove("attributes");
+        let text = without_attributes.to_string();
+        for r in &g.records {
+            assert_eq!(
+                text.matches(r.key.as_str()).count(),
+                1,
+                "{} in {text}",
+                r.key
+            );
+        }
+        for at in ["2024-02-01T08:00:00Z", "2023-07-15T08:00:00Z"] {
+            assert_eq!(text.matches(at).count(), 1, "{at} in {text}");
+        }
         let back: Golden = serde_json::from_value(json).unwrap();
         assert_eq!(back, g);
     }

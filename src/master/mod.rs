@@ -9,7 +9,7 @@ pub mod survivorship;
 
 pub use assign::{assign, Assignment, ClusterMaster};
 pub use golden::{
-    build as build_golden, name_search_keys, Conflict, ConflictKind, Golden, Provenance, SearchKey,
-    Seen, Sighting, SourceRecord,
+    build as build_golden, name_search_keys, Conflict, ConflictKind, Golden, GoldenSource,
+    Provenance, SearchKey, Seen, SourceRecord,
 };
 pub use survivorship::{FieldRules, GoldenField, Rule, Survivorship};

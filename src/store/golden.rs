@@ -10,7 +10,9 @@ use chrono::{DateTime, Utc};
 use sqlx::QueryBuilder;
 
 use super::master_index::{MasterStatus, NewEvent};
-use super::{json_text, now_text, Decode, Result, RunId, Store, StoreError, WritePool};
+use super::{
+    json_text, now_text, push_in_list, Decode, Result, RunId, Store, StoreError, WritePool,
+};
 
 /// A master whose golden record is to be (re)built, with what it is built
 /// from.
@@ -103,18 +105,8 @@ pub struct GoldenRow {
 /// Masters per `IN (…)` list.
 const IDS_PER_STATEMENT: usize = 500;
 
-/// Appends `($1, $2, …)` binding `ids`.
-fn push_in_list<'a, DB: sqlx::Database>(b: &mut QueryBuilder<'a, DB>, ids: &'a [String])
-where
-    &'a String: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
-{
-    b.push("(");
-    let mut list = b.separated(", ");
-    for id in ids {
-        list.push_bind(id);
-    }
-    list.push_unseparated(")");
-}
+/// Rows per multi-row statement (at most seven parameters a row).
+const ROWS_PER_STATEMENT: usize = 1000;
 
 impl Store {
     /// Up to `limit` masters whose golden record must be rebuilt, by id.
@@ -230,96 +222,112 @@ impl Store {
     }
 
     /// Writes a batch of rebuilt golden records in one transaction and
-    /// clears their stale flags.
+    /// clears their stale flags. Multi-row statements throughout: a first
+    /// build writes every master.
     pub async fn write_goldens(&self, run: Option<RunId>, writes: &[GoldenWrite]) -> Result<()> {
         const OP: &str = "write_goldens";
         let q = StoreError::query(OP);
         let now = now_text();
         let run = run.map(|r| r.0);
+        // Masters whose keys and conflicts are replaced or dropped, and
+        // those whose golden record only needs its flag cleared.
+        let replaced: Vec<String> = writes
+            .iter()
+            .filter(|w| w.change.is_some() || w.retired)
+            .map(|w| w.master_id.clone())
+            .collect();
+        let unchanged: Vec<String> = writes
+            .iter()
+            .filter(|w| w.change.is_none())
+            .map(|w| w.master_id.clone())
+            .collect();
+        let changed: Vec<(&str, &GoldenChange, String)> = writes
+            .iter()
+            .filter_map(|w| {
+                w.change
+                    .as_ref()
+                    .map(|c| (w.master_id.as_str(), c, json_text(&c.golden)))
+            })
+            .collect();
+        let conflicts: Vec<(&str, &NewConflict, String)> = changed
+            .iter()
+            .flat_map(|(id, c, _)| {
+                c.conflicts
+                    .iter()
+                    .map(move |x| (*id, x, json_text(&x.detail)))
+            })
+            .collect();
+        let keys: Vec<(&str, &(String, String))> = changed
+            .iter()
+            .flat_map(|(id, c, _)| c.keys.iter().map(move |k| (*id, k)))
+            .collect();
         on_pool!(self, pool => {
             let mut tx = pool.begin_write().await.map_err(q)?;
-            for w in writes {
-                if w.change.is_some() || w.retired {
-                    sqlx::query("DELETE FROM conflicts WHERE master_id = $1")
-                        .bind(&w.master_id)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(q)?;
-                    sqlx::query("DELETE FROM master_keys WHERE master_id = $1")
-                        .bind(&w.master_id)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(q)?;
-                }
-                let Some(c) = &w.change else {
-                    sqlx::query("UPDATE masters SET golden_stale = 0 WHERE id = $1")
-                        .bind(&w.master_id)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(q)?;
-                    continue;
-                };
-                let golden = json_text(&c.golden);
-                sqlx::query(
-                    "UPDATE masters SET golden = $2, golden_version = $3, golden_stale = 0, \
-                        updated_at = $4 WHERE id = $1",
-                )
-                .bind(&w.master_id)
-                .bind(&golden)
-                .bind(c.version)
-                .bind(&now)
-                .execute(&mut *tx)
-                .await
-                .map_err(q)?;
-                sqlx::query(
-                    "INSERT INTO golden_versions (master_id, version, golden, run_id, created_at) \
-                     VALUES ($1, $2, $3, $4, $5)",
-                )
-                .bind(&w.master_id)
-                .bind(c.version)
-                .bind(&golden)
-                .bind(run)
-                .bind(&now)
-                .execute(&mut *tx)
-                .await
-                .map_err(q)?;
-                for conflict in &c.conflicts {
-                    sqlx::query(
-                        "INSERT INTO conflicts (master_id, field, kind, detail, run_id, created_at) \
-                         VALUES ($1, $2, $3, $4, $5, $6)",
-                    )
-                    .bind(&w.master_id)
-                    .bind(&conflict.field)
-                    .bind(&conflict.kind)
-                    .bind(json_text(&conflict.detail))
-                    .bind(run)
-                    .bind(&now)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(q)?;
-                }
-                if !c.keys.is_empty() {
-                    let mut b = QueryBuilder::new("INSERT INTO master_keys (kind, value, master_id) ");
-                    b.push_values(&c.keys, |mut row, (kind, value)| {
-                        row.push_bind(kind).push_bind(value).push_bind(&w.master_id);
-                    });
-                    b.push(" ON CONFLICT DO NOTHING");
+            for chunk in replaced.chunks(IDS_PER_STATEMENT) {
+                for table in ["conflicts", "master_keys"] {
+                    let mut b = QueryBuilder::new(format!("DELETE FROM {table} WHERE master_id IN "));
+                    push_in_list(&mut b, chunk);
                     b.build().execute(&mut *tx).await.map_err(q)?;
                 }
-                sqlx::query(
-                    "INSERT INTO events (master_id, kind, actor, reason, detail, run_id, created_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                )
-                .bind(c.event.master_id.as_deref())
-                .bind(&c.event.kind)
-                .bind(&c.event.actor)
-                .bind(c.event.reason.as_deref())
-                .bind(json_text(&c.event.detail))
-                .bind(c.event.run_id.map(|r| r.0))
-                .bind(&now)
-                .execute(&mut *tx)
-                .await
-                .map_err(q)?;
+            }
+            for chunk in unchanged.chunks(IDS_PER_STATEMENT) {
+                let mut b = QueryBuilder::new("UPDATE masters SET golden_stale = 0 WHERE id IN ");
+                push_in_list(&mut b, chunk);
+                b.build().execute(&mut *tx).await.map_err(q)?;
+            }
+            for chunk in changed.chunks(ROWS_PER_STATEMENT) {
+                // `VALUES` columns are column1, column2, … in both dialects.
+                let mut b = QueryBuilder::new("UPDATE masters SET golden = v.column2, golden_version = v.column3, golden_stale = 0, updated_at = ");
+                b.push_bind(&now);
+                b.push(" FROM (");
+                b.push_values(chunk, |mut row, (id, c, golden)| {
+                    row.push_bind(*id).push_bind(golden).push_bind(c.version);
+                });
+                b.push(") AS v WHERE masters.id = v.column1");
+                b.build().execute(&mut *tx).await.map_err(q)?;
+
+                let mut b = QueryBuilder::new("INSERT INTO golden_versions (master_id, version, golden, run_id, created_at) ");
+                b.push_values(chunk, |mut row, (id, c, golden)| {
+                    row.push_bind(*id)
+                        .push_bind(c.version)
+                        .push_bind(golden)
+                        .push_bind(run)
+                        .push_bind(&now);
+                });
+                b.build().execute(&mut *tx).await.map_err(q)?;
+
+                let mut b = QueryBuilder::new("INSERT INTO events (master_id, kind, actor, reason, detail, run_id, created_at) ");
+                b.push_values(chunk, |mut row, (_, c, _)| {
+                    let e = &c.event;
+                    row.push_bind(e.master_id.as_deref())
+                        .push_bind(&e.kind)
+                        .push_bind(&e.actor)
+                        .push_bind(e.reason.as_deref())
+                        .push_bind(json_text(&e.detail))
+                        .push_bind(e.run_id.map(|r| r.0))
+                        .push_bind(&now);
+                });
+                b.build().execute(&mut *tx).await.map_err(q)?;
+            }
+            for chunk in conflicts.chunks(ROWS_PER_STATEMENT) {
+                let mut b = QueryBuilder::new("INSERT INTO conflicts (master_id, field, kind, detail, run_id, created_at) ");
+                b.push_values(chunk, |mut row, (id, c, detail)| {
+                    row.push_bind(*id)
+                        .push_bind(&c.field)
+                        .push_bind(&c.kind)
+                        .push_bind(detail)
+                        .push_bind(run)
+                        .push_bind(&now);
+                });
+                b.build().execute(&mut *tx).await.map_err(q)?;
+            }
+            for chunk in keys.chunks(ROWS_PER_STATEMENT) {
+                let mut b = QueryBuilder::new("INSERT INTO master_keys (kind, value, master_id) ");
+                b.push_values(chunk, |mut row, (id, (kind, value))| {
+                    row.push_bind(kind).push_bind(value).push_bind(*id);
+                });
+                b.push(" ON CONFLICT DO NOTHING");
+                b.build().execute(&mut *tx).await.map_err(q)?;
             }
             tx.commit().await.map_err(q)
         })

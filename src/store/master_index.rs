@@ -272,21 +272,11 @@ impl Store {
     pub async fn append_event(&self, event: &NewEvent) -> Result<i64> {
         const OP: &str = "append_event";
         let now = now_text();
-        let detail = json_text(&event.detail);
+        let sql = format!("{} RETURNING id", super::INSERT_EVENT);
         on_pool!(self, pool => {
-            sqlx::query_scalar(
-                "INSERT INTO events (master_id, kind, actor, reason, detail, run_id, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
-            )
-            .bind(event.master_id.as_deref())
-            .bind(&event.kind)
-            .bind(&event.actor)
-            .bind(event.reason.as_deref())
-            .bind(&detail)
-            .bind(event.run_id.map(|r| r.0))
-            .bind(&now)
-            .fetch_one(pool)
-            .await
+            bind_event!(sqlx::query_scalar(&sql), event, &now)
+                .fetch_one(pool)
+                .await
         })
         .map_err(StoreError::query(OP))
     }

@@ -71,6 +71,27 @@ macro_rules! text_enum {
     };
 }
 
+/// Binds an event ([`NewEvent`]) to [`INSERT_EVENT`] (or a statement with
+/// the same seven parameters): master, kind, actor, reason, detail, run,
+/// time.
+macro_rules! bind_event {
+    ($query:expr, $event:expr, $now:expr) => {
+        $query
+            .bind($event.master_id.as_deref())
+            .bind(&$event.kind)
+            .bind(&$event.actor)
+            .bind($event.reason.as_deref())
+            .bind($crate::store::json_text(&$event.detail))
+            .bind($event.run_id.map(|r| r.0))
+            .bind($now)
+    };
+}
+
+/// Appends one event; bound by `bind_event!`.
+const INSERT_EVENT: &str =
+    "INSERT INTO events (master_id, kind, actor, reason, detail, run_id, created_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7)";
+
 mod error;
 mod golden;
 mod hash;
@@ -460,6 +481,21 @@ impl<'r, R: PortableRow> Decode<'r, R> {
             detail: format!("column {col}: {detail}"),
         }
     }
+}
+
+/// Appends `($1, $2, …)` binding `ids`, for `WHERE id IN …`.
+pub(crate) fn push_in_list<'a, DB: sqlx::Database>(
+    b: &mut sqlx::QueryBuilder<'a, DB>,
+    ids: &'a [String],
+) where
+    &'a String: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+{
+    b.push("(");
+    let mut list = b.separated(", ");
+    for id in ids {
+        list.push_bind(id);
+    }
+    list.push_unseparated(")");
 }
 
 /// Converts a caller's count/limit to the `BIGINT` the databases take.

@@ -365,12 +365,8 @@ impl Store {
                 queued += b.build().execute(&mut *tx).await.map_err(q)?.rows_affected();
             }
             for chunk in w.stale_masters.chunks(ROWS_PER_STATEMENT) {
-                let mut b = QueryBuilder::new("UPDATE masters SET golden_stale = 1 WHERE id IN (");
-                let mut list = b.separated(", ");
-                for id in chunk {
-                    list.push_bind(id);
-                }
-                b.push(")");
+                let mut b = QueryBuilder::new("UPDATE masters SET golden_stale = 1 WHERE id IN ");
+                super::push_in_list(&mut b, chunk);
                 b.build().execute(&mut *tx).await.map_err(q)?;
             }
             for (id, key) in &w.match_keys {

@@ -7,7 +7,7 @@ use sqlx::QueryBuilder;
 
 use super::master_index::{DecidedBy, NewEvent};
 use super::review::{NewMatchRule, RecordRef, ReviewDecision, ReviewStatus};
-use super::{json_text, now_text, Result, RunId, Store, StoreError, WritePool};
+use super::{now_text, push_in_list, Result, RunId, Store, StoreError, WritePool};
 
 /// A steward's verdict on a pending review.
 #[derive(Debug, Clone, PartialEq)]
@@ -136,28 +136,14 @@ impl Store {
                 .map_err(q)?;
             }
             for e in &w.events {
-                sqlx::query(
-                    "INSERT INTO events (master_id, kind, actor, reason, detail, run_id, created_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                )
-                .bind(e.master_id.as_deref())
-                .bind(&e.kind)
-                .bind(&e.actor)
-                .bind(e.reason.as_deref())
-                .bind(json_text(&e.detail))
-                .bind(e.run_id.map(|r| r.0))
-                .bind(&now)
-                .execute(&mut *tx)
-                .await
-                .map_err(q)?;
+                bind_event!(sqlx::query(super::INSERT_EVENT), e, &now)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(q)?;
             }
             if !w.stale_masters.is_empty() {
-                let mut b = QueryBuilder::new("UPDATE masters SET golden_stale = 1 WHERE id IN (");
-                let mut list = b.separated(", ");
-                for id in &w.stale_masters {
-                    list.push_bind(id);
-                }
-                b.push(")");
+                let mut b = QueryBuilder::new("UPDATE masters SET golden_stale = 1 WHERE id IN ");
+                push_in_list(&mut b, &w.stale_masters);
                 b.build().execute(&mut *tx).await.map_err(q)?;
             }
             tx.commit().await.map_err(q)

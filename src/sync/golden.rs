@@ -68,39 +68,80 @@ pub async fn golden_run(
         // The marks are stored: a run killed from here on resumes them.
         store.set_store_state(RULES_KEY, &fingerprint).await?;
     }
+    let (mut read, mut built, mut written) = (0.0, 0.0, 0.0);
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     loop {
+        let t = Instant::now();
         let ids = store.stale_masters(BATCH).await?;
         if ids.is_empty() {
             break;
         }
         let inputs = store.golden_inputs(&ids).await?;
-        let writes: Vec<GoldenWrite> = inputs
-            .iter()
-            .map(|input| rebuild(input, rules, departments, run, &mut report))
-            .collect();
+        read += t.elapsed().as_secs_f64();
+        let t = Instant::now();
+        // Survivorship is pure and per master: every core takes a share.
+        let share = inputs.len().div_ceil(threads).max(1);
+        let rebuilt: Vec<(GoldenWrite, GoldenReport)> = std::thread::scope(|scope| {
+            let workers: Vec<_> = inputs
+                .chunks(share)
+                .map(|chunk| {
+                    scope.spawn(move || {
+                        chunk
+                            .iter()
+                            .map(|input| rebuild(input, rules, departments, run))
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            workers
+                .into_iter()
+                .flat_map(|w| w.join().expect("golden record builders do not panic"))
+                .collect()
+        });
+        let mut writes = Vec::with_capacity(rebuilt.len());
+        for (write, counts) in rebuilt {
+            report.add(&counts);
+            writes.push(write);
+        }
+        built += t.elapsed().as_secs_f64();
+        let t = Instant::now();
         store.write_goldens(Some(run), &writes).await?;
+        written += t.elapsed().as_secs_f64();
     }
+    tracing::debug!(read, built, written, "golden records rebuilt");
     report.seconds = (started.elapsed().as_secs_f64() * 1000.0).round() / 1000.0;
     Ok(report)
 }
 
-/// Rebuilds one master's golden record from its linked records.
+impl GoldenReport {
+    fn add(&mut self, other: &GoldenReport) {
+        self.rebuilt += other.rebuilt;
+        self.changed += other.changed;
+        self.retired += other.retired;
+        self.conflicts += other.conflicts;
+        self.unreadable += other.unreadable;
+    }
+}
+
+/// Rebuilds one master's golden record from its linked records; the counts
+/// say what happened.
 fn rebuild(
     input: &GoldenInput,
     rules: &Survivorship,
     departments: &BTreeMap<String, String>,
     run: RunId,
-    report: &mut GoldenReport,
-) -> GoldenWrite {
+) -> (GoldenWrite, GoldenReport) {
+    let mut counts = GoldenReport::default();
     if input.status == MasterStatus::Merged {
-        report.retired += 1;
-        return GoldenWrite {
+        counts.retired = 1;
+        let write = GoldenWrite {
             master_id: input.master_id.clone(),
             change: None,
             retired: true,
         };
+        return (write, counts);
     }
-    report.rebuilt += 1;
+    counts.rebuilt = 1;
     let parsed: Vec<Option<ResidentRecord>> = input
         .records
         .iter()
@@ -112,7 +153,7 @@ fn rebuild(
         .zip(&parsed)
         .filter_map(|(r, record)| {
             let Some(record) = record else {
-                report.unreadable += 1;
+                counts.unreadable += 1;
                 tracing::warn!(
                     master = %input.master_id,
                     source = %r.source,
@@ -134,21 +175,24 @@ fn rebuild(
     let old: serde_json::Value =
         serde_json::from_str(&input.golden).unwrap_or(serde_json::Value::Null);
     if value == old {
-        return GoldenWrite {
+        let write = GoldenWrite {
             master_id: input.master_id.clone(),
             change: None,
             retired: false,
         };
+        return (write, counts);
     }
-    report.changed += 1;
-    report.conflicts += golden.conflicts.len() as u64;
+    counts.changed = 1;
+    counts.conflicts = golden.conflicts.len() as u64;
     let version = input.golden_version + 1;
+    // What changed is read from the versions themselves (`yici history`);
+    // the event names the fields and where the new values came from.
     let detail = serde_json::json!({
         "version": version,
-        "changes": field_changes(&old, &golden),
         "records": input.records.len(),
+        "fields": changed_fields(&old, &value),
     });
-    GoldenWrite {
+    let write = GoldenWrite {
         master_id: input.master_id.clone(),
         change: Some(GoldenChange {
             version,
@@ -169,53 +213,50 @@ fn rebuild(
             golden: value,
         }),
         retired: false,
-    }
+    };
+    (write, counts)
 }
 
+/// Conflicts as stored on their own: each value with the records holding
+/// it (`source:key`), readable without the golden record.
 fn conflicts(golden: &Golden) -> Vec<NewConflict> {
     golden
         .conflicts
         .iter()
-        .map(|c| NewConflict {
-            field: c.field.clone(),
-            kind: c.kind.as_str().to_owned(),
-            detail: serde_json::to_value(c).expect("conflicts serialize"),
+        .map(|c| {
+            let values: Vec<serde_json::Value> = c
+                .values
+                .iter()
+                .map(|v| {
+                    let seen: Vec<String> = v
+                        .seen
+                        .iter()
+                        .filter_map(|&i| golden.source_of(i))
+                        .map(|s| format!("{}:{}", s.source, s.key))
+                        .collect();
+                    serde_json::json!({"value": v.value, "seen": seen})
+                })
+                .collect();
+            NewConflict {
+                field: c.field.clone(),
+                kind: c.kind.as_str().to_owned(),
+                detail: serde_json::json!({"field": c.field, "kind": c.kind, "values": values}),
+            }
         })
         .collect()
 }
 
-/// Per field of the golden record that changed: old and new value, and
-/// where the new one came from.
-fn field_changes(old: &serde_json::Value, new: &Golden) -> Vec<serde_json::Value> {
+/// The golden record's fields whose value differs between two versions.
+fn changed_fields(old: &serde_json::Value, new: &serde_json::Value) -> Vec<String> {
     let empty = serde_json::Map::new();
-    let before = old
-        .get("record")
-        .and_then(serde_json::Value::as_object)
-        .unwrap_or(&empty);
-    let after = serde_json::to_value(&new.record).expect("records serialize");
-    let after = after.as_object().unwrap_or(&empty);
+    let before = old["record"].as_object().unwrap_or(&empty);
+    let after = new["record"].as_object().unwrap_or(&empty);
     let mut fields: Vec<&String> = before.keys().chain(after.keys()).collect();
     fields.sort();
     fields.dedup();
     fields
         .into_iter()
         .filter(|f| before.get(*f) != after.get(*f))
-        .map(|f| {
-            // The record keeps the identity document under `id_document`;
-            // survivorship names the field `id_number`.
-            let field = if f == "id_document" {
-                "id_number"
-            } else {
-                f.as_str()
-            };
-            let provenance = new.provenance.get(field);
-            serde_json::json!({
-                "field": f,
-                "from": before.get(f),
-                "to": after.get(f),
-                "source": provenance.map(|p| format!("{}:{}", p.source, p.source_key)),
-                "rule": provenance.map(|p| p.rule.as_str()),
-            })
-        })
+        .cloned()
         .collect()
 }
