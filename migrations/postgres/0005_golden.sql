@@ -7,13 +7,14 @@
 ALTER TABLE masters ADD COLUMN golden_stale BIGINT  NOT NULL DEFAULT 1;
 CREATE INDEX masters_golden_stale ON masters (id) WHERE golden_stale = 1;
 
--- Every golden record a master has had, oldest first.
+-- Every golden record a master had before its current one (which is
+-- masters.golden): copied here when a new version replaces it.
 CREATE TABLE golden_versions (
-    master_id  TEXT    NOT NULL REFERENCES masters (id),
-    version    BIGINT  NOT NULL,
-    golden     TEXT    NOT NULL,
-    run_id     BIGINT  REFERENCES runs (id),
-    created_at TEXT    NOT NULL,
+    master_id     TEXT    NOT NULL REFERENCES masters (id),
+    version       BIGINT  NOT NULL,
+    golden        TEXT    NOT NULL,
+    replaced_run  BIGINT  REFERENCES runs (id),
+    replaced_at   TEXT    NOT NULL,
     PRIMARY KEY (master_id, version)
 );
 

@@ -7,13 +7,14 @@
 ALTER TABLE masters ADD COLUMN golden_stale INTEGER NOT NULL DEFAULT 1;
 CREATE INDEX masters_golden_stale ON masters (id) WHERE golden_stale = 1;
 
--- Every golden record a master has had, oldest first.
+-- Every golden record a master had before its current one (which is
+-- masters.golden): copied here when a new version replaces it.
 CREATE TABLE golden_versions (
-    master_id  TEXT    NOT NULL REFERENCES masters (id),
-    version    INTEGER NOT NULL,
-    golden     TEXT    NOT NULL,
-    run_id     INTEGER REFERENCES runs (id),
-    created_at TEXT    NOT NULL,
+    master_id     TEXT    NOT NULL REFERENCES masters (id),
+    version       INTEGER NOT NULL,
+    golden        TEXT    NOT NULL,
+    replaced_run  INTEGER REFERENCES runs (id),
+    replaced_at   TEXT    NOT NULL,
     PRIMARY KEY (master_id, version)
 );
 
@@ -37,7 +38,7 @@ CREATE TABLE master_keys (
     value     TEXT NOT NULL,
     master_id TEXT NOT NULL REFERENCES masters (id),
     PRIMARY KEY (kind, value, master_id)
-);
+) WITHOUT ROWID;
 CREATE INDEX master_keys_master ON master_keys (master_id);
 
 -- Small facts about the store itself (the survivorship rules the golden

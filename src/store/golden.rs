@@ -90,8 +90,6 @@ pub struct GoldenWrite {
 pub struct GoldenVersion {
     pub version: i64,
     pub golden: serde_json::Value,
-    pub run_id: Option<RunId>,
-    pub created_at: DateTime<Utc>,
 }
 
 /// An active master's current golden record, for exports.
@@ -276,6 +274,22 @@ impl Store {
                 b.build().execute(&mut *tx).await.map_err(q)?;
             }
             for chunk in changed.chunks(ROWS_PER_STATEMENT) {
+                // The version being replaced moves to the history (a
+                // never-built master has none).
+                let mut b = QueryBuilder::new(
+                    "INSERT INTO golden_versions (master_id, version, golden, replaced_run, replaced_at) \
+                     SELECT id, golden_version, golden, ",
+                );
+                b.push_bind(run);
+                b.push(", ");
+                b.push_bind(&now);
+                b.push(" FROM masters WHERE golden_version > 0 AND id IN (");
+                let mut list = b.separated(", ");
+                for (id, _, _) in chunk {
+                    list.push_bind(*id);
+                }
+                b.push(")");
+                b.build().execute(&mut *tx).await.map_err(q)?;
                 // `VALUES` columns are column1, column2, … in both dialects.
                 let mut b = QueryBuilder::new("UPDATE masters SET golden = v.column2, golden_version = v.column3, golden_stale = 0, updated_at = ");
                 b.push_bind(&now);
@@ -284,16 +298,6 @@ impl Store {
                     row.push_bind(*id).push_bind(golden).push_bind(c.version);
                 });
                 b.push(") AS v WHERE masters.id = v.column1");
-                b.build().execute(&mut *tx).await.map_err(q)?;
-
-                let mut b = QueryBuilder::new("INSERT INTO golden_versions (master_id, version, golden, run_id, created_at) ");
-                b.push_values(chunk, |mut row, (id, c, golden)| {
-                    row.push_bind(*id)
-                        .push_bind(c.version)
-                        .push_bind(golden)
-                        .push_bind(run)
-                        .push_bind(&now);
-                });
                 b.build().execute(&mut *tx).await.map_err(q)?;
 
                 let mut b = QueryBuilder::new("INSERT INTO events (master_id, kind, actor, reason, detail, run_id, created_at) ");
@@ -437,13 +441,15 @@ impl Store {
         .map_err(StoreError::query(OP))
     }
 
-    /// Every golden version of a master, oldest first.
+    /// Every golden version of a master, oldest first: the replaced ones,
+    /// then the current one (none while never built).
     pub async fn golden_versions(&self, master: &str) -> Result<Vec<GoldenVersion>> {
         const OP: &str = "golden_versions";
         on_pool!(self, pool => {
             sqlx::query(
-                "SELECT version, golden, run_id, created_at FROM golden_versions \
-                 WHERE master_id = $1 ORDER BY version",
+                "SELECT version, golden FROM golden_versions WHERE master_id = $1 \
+                 UNION ALL SELECT golden_version AS version, golden FROM masters \
+                 WHERE id = $1 AND golden_version > 0 ORDER BY version",
             )
             .bind(master)
             .fetch_all(pool)
@@ -455,8 +461,6 @@ impl Store {
                 Ok(GoldenVersion {
                     version: d.int("version")?,
                     golden: d.json("golden")?,
-                    run_id: d.opt_int("run_id")?.map(RunId),
-                    created_at: d.time("created_at")?,
                 })
             })
             .collect()
