@@ -165,7 +165,10 @@ fn refused(ws: &Workspace, args: &[&str], message: &str) {
 
 #[test]
 fn golden_records_carry_provenance_versions_and_conflicts() {
-    let ws = district();
+    golden_records_hold(&district());
+}
+
+fn golden_records_hold(ws: &Workspace) {
     let report = pull_and_reconcile(&ws);
     assert_eq!(report["masters_created"], 7, "{report}");
     let golden = &report["golden"];
@@ -410,7 +413,10 @@ fn review_decisions_are_sticky() {
 
 #[test]
 fn manual_merges_and_splits_hold_across_full_runs() {
-    let ws = district();
+    manual_operations_hold(&district());
+}
+
+fn manual_operations_hold(ws: &Workspace) {
     pull_and_reconcile(&ws);
     let first = links(&ws);
     let li = first["gov:g1"].clone();
@@ -605,17 +611,38 @@ fn residents_export_as_csv_jsonl_and_xlsx_masked_unless_revealed() {
     assert_eq!(revealed, 1);
 }
 
-#[test]
-fn master_index_on_postgresql_too() {
-    let Some(db) = support::throwaway::on_fresh_thread(support::postgres::test_db).flatten() else {
-        return;
-    };
+/// A workspace whose store is a fresh PostgreSQL database, or `None` when
+/// no server answers (a failure under CI).
+fn on_postgresql() -> Option<(Workspace, support::postgres::TestDb)> {
+    let db = support::throwaway::on_fresh_thread(support::postgres::test_db).flatten()?;
     let ws = district();
     ws.edit(
         "config/yici.toml",
         "url = \"${YICI_STORE_URL:-sqlite://var/yici.db}\"",
         &format!("url = \"{}\"", db.url()),
     );
+    Some((ws, db))
+}
+
+#[test]
+fn golden_records_on_postgresql_too() {
+    if let Some((ws, _db)) = on_postgresql() {
+        golden_records_hold(&ws);
+    }
+}
+
+#[test]
+fn manual_operations_on_postgresql_too() {
+    if let Some((ws, _db)) = on_postgresql() {
+        manual_operations_hold(&ws);
+    }
+}
+
+#[test]
+fn master_index_on_postgresql_too() {
+    let Some((ws, _db)) = on_postgresql() else {
+        return;
+    };
     review_decisions_hold(&ws);
     let li = show(&ws, &id_li());
     assert_eq!(field(&li, "id_number")["rule"], "valid");
