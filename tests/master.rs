@@ -169,7 +169,7 @@ fn golden_records_carry_provenance_versions_and_conflicts() {
 }
 
 fn golden_records_hold(ws: &Workspace) {
-    let report = pull_and_reconcile(&ws);
+    let report = pull_and_reconcile(ws);
     assert_eq!(report["masters_created"], 7, "{report}");
     let golden = &report["golden"];
     assert_eq!(
@@ -181,7 +181,7 @@ fn golden_records_hold(ws: &Workspace) {
     // 李娜: the valid number wins over civil affairs' mistyped one, the
     // phone from the most recent business record comes first, and every
     // value names its record and the rule that chose it.
-    let li = show(&ws, &id_li());
+    let li = show(ws, &id_li());
     let id = field(&li, "id_number");
     assert_eq!(id["value"], "110105********002X", "{li}");
     assert_eq!(id["rule"], "valid");
@@ -219,7 +219,7 @@ fn golden_records_hold(ws: &Workspace) {
 
     // 王建国: the birth date his identity number confirms; the departments'
     // contradictions are listed as conflicts with their sources.
-    let wang = show(&ws, "gov:g2");
+    let wang = show(ws, "gov:g2");
     assert_eq!(field(&wang, "birth_date")["value"], "1960-03-05");
     assert_eq!(field(&wang, "birth_date")["rule"], "valid");
     let conflicts = ws.json(&["conflicts"], 0);
@@ -243,7 +243,7 @@ fn golden_records_hold(ws: &Workspace) {
     // Health records a new phone: only her golden record is rebuilt, as a
     // new version, and the history says what changed, from where.
     ws.write("health.csv", &health_csv("13955556666", "2025-09-01"));
-    let report = pull_and_reconcile(&ws);
+    let report = pull_and_reconcile(ws);
     assert_eq!(
         (
             report["golden"]["rebuilt"].as_u64(),
@@ -252,7 +252,7 @@ fn golden_records_hold(ws: &Workspace) {
         (Some(1), Some(1)),
         "{report}"
     );
-    let li2 = show(&ws, &id_li());
+    let li2 = show(ws, &id_li());
     assert_eq!(li2["master_id"], li["master_id"]);
     assert_eq!(li2["golden_version"], 2);
     assert!(field(&li2, "phones")["value"]
@@ -278,7 +278,7 @@ fn golden_records_hold(ws: &Workspace) {
 
     // Governance no longer lists 赵雷: his record is gone, and the address
     // only it knew leaves his golden record.
-    let zhao = show(&ws, &id_zhao());
+    let zhao = show(ws, &id_zhao());
     assert_eq!(field(&zhao, "current_address")["source"], "gov:g3");
     let gov = std::fs::read_to_string(ws.path("gov.csv")).unwrap();
     let without: String = gov
@@ -287,9 +287,9 @@ fn golden_records_hold(ws: &Workspace) {
         .map(|l| format!("{l}\n"))
         .collect();
     ws.write("gov.csv", &without);
-    let report = pull_and_reconcile(&ws);
+    let report = pull_and_reconcile(ws);
     assert_eq!(report["golden"]["changed"], 1, "{report}");
-    let zhao = show(&ws, &id_zhao());
+    let zhao = show(ws, &id_zhao());
     assert_eq!(zhao["golden_version"], 2);
     assert!(
         zhao["fields"]
@@ -417,8 +417,8 @@ fn manual_merges_and_splits_hold_across_full_runs() {
 }
 
 fn manual_operations_hold(ws: &Workspace) {
-    pull_and_reconcile(&ws);
-    let first = links(&ws);
+    pull_and_reconcile(ws);
+    let first = links(ws);
     let li = first["gov:g1"].clone();
     let by = ["--by", "王芳", "--reason", "核对户籍后"];
 
@@ -429,16 +429,16 @@ fn manual_operations_hold(ws: &Workspace) {
     );
     let new_master = split["created"][0].as_str().unwrap().to_owned();
     ws.json(&["reconcile", "--full"], 0);
-    let l = links(&ws);
+    let l = links(ws);
     assert_eq!(l["civil:c1"], new_master);
     assert_eq!((&l["gov:g1"], &l["health:h1"]), (&li, &li));
 
     // Link it back by hand: the emptied master is retired into 李娜's.
     ws.json(&[&["link", "civil:c1", &li][..], &by].concat(), 0);
     ws.json(&["reconcile", "--full"], 0);
-    assert_eq!(links(&ws)["civil:c1"], li);
+    assert_eq!(links(ws)["civil:c1"], li);
     assert_eq!(
-        show(&ws, &new_master)["master_id"],
+        show(ws, &new_master)["master_id"],
         li.as_str(),
         "a tombstone leads to its survivor"
     );
@@ -446,16 +446,16 @@ fn manual_operations_hold(ws: &Workspace) {
     // Unlink 赵雷's health record, then merge the two masters by hand.
     ws.json(&[&["unlink", "health:h3"][..], &by].concat(), 0);
     ws.json(&["reconcile", "--full"], 0);
-    let l = links(&ws);
+    let l = links(ws);
     assert_ne!(l["health:h3"], l["gov:g3"]);
     ws.json(
         &[&["merge", &l["health:h3"], &l["gov:g3"]][..], &by].concat(),
         0,
     );
     ws.json(&["reconcile", "--full"], 0);
-    let l = links(&ws);
+    let l = links(ws);
     assert_eq!(l["health:h3"], l["gov:g3"]);
-    let zhao = show(&ws, &id_zhao());
+    let zhao = show(ws, &id_zhao());
     assert!(zhao["records"]
         .as_array()
         .unwrap()
@@ -464,22 +464,22 @@ fn manual_operations_hold(ws: &Workspace) {
 
     // Commands that make no sense change nothing and say why.
     refused(
-        &ws,
+        ws,
         &[&["merge", &li, &li][..], &by].concat(),
         "cannot be merged with itself",
     );
     refused(
-        &ws,
+        ws,
         &[&["unmerge", &li, "--records", "gov:g3"][..], &by].concat(),
         "is not linked to master",
     );
     refused(
-        &ws,
+        ws,
         &[&["unlink", "civil:c4"][..], &by].concat(),
         "only record of its master",
     );
     refused(
-        &ws,
+        ws,
         &[&["link", "gov:g1", "no-such-master"][..], &by].concat(),
         "no master no-such-master",
     );
@@ -498,7 +498,7 @@ fn manual_operations_hold(ws: &Workspace) {
             assert!(e["run_id"].is_i64(), "{e}");
         }
     }
-    for master in links(&ws).values() {
+    for master in links(ws).values() {
         let h = ws.json(&["history", master], 0);
         assert!(!events(&h, "created").is_empty(), "{h}");
         assert!(!events(&h, "golden").is_empty(), "{h}");
