@@ -87,6 +87,30 @@ macro_rules! bind_event {
     };
 }
 
+/// Makes `absorbed` a tombstone pointing at `survivor` inside the
+/// transaction `tx`, and moves the links still on it (records no longer at
+/// their source follow their master). Evaluates to `Result<(), sqlx::Error>`.
+macro_rules! merge_master {
+    ($tx:expr, $absorbed:expr, $survivor:expr, $now:expr) => {
+        async {
+            sqlx::query(
+                "UPDATE masters SET status = 'merged', merged_into = $1, updated_at = $2 WHERE id = $3",
+            )
+            .bind($survivor)
+            .bind($now)
+            .bind($absorbed)
+            .execute(&mut *$tx)
+            .await?;
+            sqlx::query("UPDATE links SET master_id = $1 WHERE master_id = $2")
+                .bind($survivor)
+                .bind($absorbed)
+                .execute(&mut *$tx)
+                .await?;
+            Ok::<(), sqlx::Error>(())
+        }
+    };
+}
+
 /// Appends one event; bound by `bind_event!`.
 const INSERT_EVENT: &str =
     "INSERT INTO events (master_id, kind, actor, reason, detail, run_id, created_at) \

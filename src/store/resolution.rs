@@ -329,22 +329,7 @@ impl Store {
             // Statements whose plan depends on how big the tables are now.
             tx.reuse_plans(false).await.map_err(q)?;
             for (absorbed, survivor) in &w.merges {
-                sqlx::query(
-                    "UPDATE masters SET status = 'merged', merged_into = $1, updated_at = $2 WHERE id = $3",
-                )
-                .bind(survivor)
-                .bind(&now)
-                .bind(absorbed)
-                .execute(&mut *tx)
-                .await
-                .map_err(q)?;
-                // Records no longer at their source follow their master.
-                sqlx::query("UPDATE links SET master_id = $1 WHERE master_id = $2")
-                    .bind(survivor)
-                    .bind(absorbed)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(q)?;
+                merge_master!(tx, absorbed, survivor, &now).await.map_err(q)?;
             }
             let mut queued = 0;
             for chunk in w.reviews.chunks(ROWS_PER_STATEMENT) {

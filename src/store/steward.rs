@@ -102,22 +102,7 @@ impl Store {
                 .map_err(q)?;
             }
             for (absorbed, survivor) in &w.merges {
-                sqlx::query(
-                    "UPDATE masters SET status = 'merged', merged_into = $1, updated_at = $2 WHERE id = $3",
-                )
-                .bind(survivor)
-                .bind(&now)
-                .bind(absorbed)
-                .execute(&mut *tx)
-                .await
-                .map_err(q)?;
-                // Links of records gone from their source follow too.
-                sqlx::query("UPDATE links SET master_id = $1 WHERE master_id = $2")
-                    .bind(survivor)
-                    .bind(absorbed)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(q)?;
+                merge_master!(tx, absorbed, survivor, &now).await.map_err(q)?;
             }
             for rule in &w.rules {
                 let (left, right) = super::review::ordered(&rule.left, &rule.right);
