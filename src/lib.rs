@@ -12,7 +12,7 @@ pub mod demo;
 pub mod mapping;
 pub mod master;
 pub mod matching;
-
 pub mod model;
+pub mod push;
 pub mod store;
 pub mod sync;

@@ -48,3 +48,27 @@ CREATE TABLE store_state (
     value      TEXT NOT NULL,
     updated_at TEXT NOT NULL
 );
+
+-- Push-back deliveries (never used before this version, so recreated):
+-- a row the department made obsolete (it changed the value itself, or a
+-- newer plan replaced it) is `superseded`, with the outcome saying why.
+DROP TABLE outbox;
+CREATE TABLE outbox (
+    id              INTEGER PRIMARY KEY,
+    target          TEXT    NOT NULL,
+    master_id       TEXT    NOT NULL REFERENCES masters (id),
+    target_key      TEXT,
+    operation       TEXT    NOT NULL,
+    payload         TEXT    NOT NULL,
+    idempotency_key TEXT    NOT NULL UNIQUE,
+    status          TEXT    NOT NULL DEFAULT 'pending'
+                    CHECK (status IN ('pending', 'delivered', 'parked', 'superseded')),
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    last_error      TEXT,
+    outcome         TEXT,
+    next_attempt_at TEXT    NOT NULL,
+    created_at      TEXT    NOT NULL,
+    delivered_at    TEXT
+);
+CREATE INDEX outbox_due ON outbox (status, next_attempt_at);
+CREATE INDEX outbox_record ON outbox (target, target_key, status);

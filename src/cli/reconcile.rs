@@ -9,6 +9,7 @@ use serde::Serialize;
 use super::lock::IndexLock;
 use super::{context, exit, Cli, Output};
 use crate::config::Config;
+use crate::push::Targets;
 use crate::store::{RunOutcome, RunStatus, Store};
 use crate::sync::golden::{golden_run, GoldenReport};
 use crate::sync::resolve::{resolve_run, ResolveReport};
@@ -66,6 +67,7 @@ pub async fn reconcile(config: &Config, store: &Store, full: bool) -> Result<Rec
             run,
             &config.settings.survivorship,
             &context::departments(config),
+            &Targets::from_config(config),
             full,
         )
         .await

@@ -155,6 +155,7 @@ pub async fn run(
         &who,
         &config.settings.survivorship,
         &context::departments(&config),
+        &crate::push::Targets::from_config(&config),
     )
     .await;
     let outcome = match &result {

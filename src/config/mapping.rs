@@ -90,6 +90,8 @@ pub struct MappingFile {
     /// How far survivorship trusts this source per field, 0.0–1.0.
     #[serde(default)]
     pub trust: BTreeMap<String, f64>,
+    /// Which golden values go back into this system, and how.
+    pub push: Option<super::push::PushSection>,
     #[serde(default)]
     pub examples: Vec<ExampleSpec>,
 }
@@ -153,6 +155,8 @@ pub struct Mapping {
     pub fields: BTreeMap<String, FieldSpec>,
     pub attributes: BTreeMap<String, AttributeSpec>,
     pub trust: BTreeMap<String, f64>,
+    /// Push-back into this system; `None` when it receives nothing.
+    pub push: Option<super::push::PushSpec>,
     pub examples: Vec<ExampleSpec>,
 }
 
@@ -294,6 +298,9 @@ impl Mapping {
                 }
             }
         }
+        let push = file
+            .push
+            .and_then(|section| super::push::resolve(section, &locator, &mut errors));
         if !errors.is_empty() {
             return Err(errors);
         }
@@ -307,6 +314,7 @@ impl Mapping {
             fields: file.fields,
             attributes: file.attributes,
             trust: file.trust,
+            push,
             examples: file.examples,
         })
     }

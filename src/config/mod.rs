@@ -9,6 +9,7 @@ pub mod document;
 pub mod error;
 pub mod expand;
 pub mod mapping;
+pub mod push;
 pub mod schedule;
 pub mod settings;
 pub mod suggest;
@@ -90,6 +91,7 @@ impl Config {
             mappings: mapping_files.into_iter().map(|(name, _)| name).collect(),
         };
         cross_check(root, &files, &connectors, &mappings, &mut errors);
+        check_push_targets(&connectors, &mappings, &mut errors);
         if let Some(settings) = settings.as_mut() {
             wire_survivorship(settings, &files, &connectors, &mappings, &mut errors);
         }
@@ -172,6 +174,60 @@ fn wire_survivorship(
     }
     let sources: Vec<&str> = files.connectors.iter().map(String::as_str).collect();
     errors.extend(settings.check_source_priority(&sources));
+}
+
+/// A mapping's `[push]` must suit the connector that uses it: a SQL
+/// source is written through its table (not a query) with plain column
+/// names; HTTP sources are read-only for now.
+fn check_push_targets(
+    connectors: &BTreeMap<String, Connector>,
+    mappings: &BTreeMap<String, Mapping>,
+    errors: &mut ConfigErrors,
+) {
+    for connector in connectors.values() {
+        let Some(mapping) = mappings.get(&connector.mapping) else {
+            continue;
+        };
+        let Some(push) = &mapping.push else { continue };
+        let at = |key: String, message: String| ConfigError {
+            key: Some(key),
+            ..ConfigError::file(&mapping.file, message)
+        };
+        match &connector.location {
+            Location::Sql { table, .. } => {
+                if table.is_none() {
+                    errors.push(at(
+                        "push".to_owned(),
+                        format!(
+                            "connector `{}` reads a query; push-back writes a table, so it needs `table`",
+                            connector.name
+                        ),
+                    ));
+                }
+                let suggestions = push
+                    .suggestions
+                    .iter()
+                    .map(|t| ("push.suggestions".to_owned(), t));
+                let columns = push
+                    .fields
+                    .iter()
+                    .map(|(f, p)| (format!("push.fields.{}.column", f.as_str()), &p.column));
+                for (key, name) in columns.chain(suggestions) {
+                    if !connector::is_sql_identifier(name) {
+                        errors.push(at(key, format!("`{name}` is not a plain SQL name")));
+                    }
+                }
+            }
+            Location::Http { .. } => errors.push(at(
+                "push".to_owned(),
+                format!(
+                    "connector `{}` is an HTTP API; pushing back over HTTP is not supported yet",
+                    connector.name
+                ),
+            )),
+            Location::Csv { .. } | Location::Excel { .. } => {}
+        }
+    }
 }
 
 /// Connectors and mappings must refer to each other by name.

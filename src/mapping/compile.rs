@@ -626,6 +626,7 @@ mod tests {
             fields: BTreeMap::new(),
             attributes: BTreeMap::new(),
             trust: BTreeMap::new(),
+            push: None,
             examples: Vec::new(),
         };
         for (field, from, transform) in fields {

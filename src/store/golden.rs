@@ -6,6 +6,8 @@
 //! A batch commits its goldens and clears their stale flags together, so a
 //! killed golden step leaves the rest stale and the next run carries on.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 use sqlx::QueryBuilder;
 
@@ -38,6 +40,9 @@ pub struct LinkedRecord {
     pub source_updated_at: Option<String>,
     /// The canonical record (JSON text).
     pub canonical: String,
+    /// The row as read (JSON text): push-back guards on its cells.
+    pub raw: String,
+    pub content_hash: String,
 }
 
 /// A conflict to store with a golden record.
@@ -83,6 +88,11 @@ pub struct GoldenWrite {
     pub change: Option<GoldenChange>,
     /// The master is a tombstone: its keys and conflicts go.
     pub retired: bool,
+    /// Push-back deliveries planned for its records.
+    pub outbox: Vec<super::NewOutbox>,
+    /// The push-target records (target, key) planned: their pending
+    /// deliveries not in `outbox` are superseded.
+    pub planned: Vec<(String, String)>,
 }
 
 /// One version of a master's golden record.
@@ -177,7 +187,8 @@ impl Store {
                     })
                     .collect::<Result<Vec<_>>>()?;
                 let mut b = QueryBuilder::new(
-                    "SELECT l.master_id, s.source, s.source_key, s.source_updated_at, s.canonical \
+                    "SELECT l.master_id, s.source, s.source_key, s.source_updated_at, s.canonical, \
+                        s.raw, s.content_hash \
                      FROM links l JOIN staged_records s \
                         ON s.source = l.source AND s.source_key = l.source_key \
                      WHERE s.status = 'active' AND l.master_id IN ",
@@ -199,6 +210,8 @@ impl Store {
                                 source_key: d.text("source_key")?,
                                 source_updated_at: d.opt_text("source_updated_at")?,
                                 canonical: d.text("canonical")?,
+                                raw: d.text("raw")?,
+                                content_hash: d.text("content_hash")?,
                             },
                         ))
                     })
@@ -323,6 +336,77 @@ impl Store {
                         .push_bind(run)
                         .push_bind(&now);
                 });
+                b.build().execute(&mut *tx).await.map_err(q)?;
+            }
+            // Pending deliveries a newer plan replaces, per target.
+            let mut planned: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+            for w in writes {
+                for (target, key) in &w.planned {
+                    planned.entry(target).or_default().push(key);
+                }
+            }
+            let fresh: BTreeMap<(&str, &str), Vec<&str>> = writes
+                .iter()
+                .flat_map(|w| &w.outbox)
+                .fold(BTreeMap::new(), |mut m, o| {
+                    m.entry((o.target.as_str(), o.target_key.as_deref().unwrap_or("")))
+                        .or_insert_with(Vec::new)
+                        .push(o.idempotency_key.as_str());
+                    m
+                });
+            for (target, keys) in &planned {
+                for chunk in keys.chunks(IDS_PER_STATEMENT) {
+                    let mut b = QueryBuilder::new(
+                        "UPDATE outbox SET status = 'superseded', outcome = 'replaced by a newer plan' \
+                         WHERE status = 'pending' AND target = ",
+                    );
+                    b.push_bind(*target);
+                    b.push(" AND target_key IN (");
+                    let mut list = b.separated(", ");
+                    for key in chunk {
+                        list.push_bind(*key);
+                    }
+                    b.push(")");
+                    let keep: Vec<&str> = chunk
+                        .iter()
+                        .filter_map(|k| fresh.get(&(*target, *k)))
+                        .flatten()
+                        .copied()
+                        .collect();
+                    if !keep.is_empty() {
+                        b.push(" AND idempotency_key NOT IN (");
+                        let mut list = b.separated(", ");
+                        for k in keep {
+                            list.push_bind(k);
+                        }
+                        b.push(")");
+                    }
+                    b.build().execute(&mut *tx).await.map_err(q)?;
+                }
+            }
+            let outbox: Vec<(&super::NewOutbox, String)> = writes
+                .iter()
+                .flat_map(|w| &w.outbox)
+                .map(|o| (o, json_text(&o.payload)))
+                .collect();
+            for chunk in outbox.chunks(ROWS_PER_STATEMENT) {
+                let mut b = QueryBuilder::new(
+                    "INSERT INTO outbox (target, master_id, target_key, operation, payload, \
+                        idempotency_key, status, attempts, next_attempt_at, created_at) ",
+                );
+                b.push_values(chunk, |mut row, (o, payload)| {
+                    row.push_bind(&o.target)
+                        .push_bind(&o.master_id)
+                        .push_bind(o.target_key.as_deref())
+                        .push_bind(&o.operation)
+                        .push_bind(payload)
+                        .push_bind(&o.idempotency_key)
+                        .push_bind("pending")
+                        .push_bind(0i64)
+                        .push_bind(&now)
+                        .push_bind(&now);
+                });
+                b.push(" ON CONFLICT (idempotency_key) DO NOTHING");
                 b.build().execute(&mut *tx).await.map_err(q)?;
             }
             for chunk in keys.chunks(ROWS_PER_STATEMENT) {

@@ -17,6 +17,9 @@ text_enum! {
         Delivered => "delivered",
         /// Failed too often; waits for an operator.
         Parked => "parked",
+        /// Not to be delivered: the department changed the value itself,
+        /// or a newer plan for the record replaced it.
+        Superseded => "superseded",
     }
 }
 
@@ -60,6 +63,8 @@ pub struct OutboxItem {
     pub attempts: i64,
     /// The latest failure.
     pub last_error: Option<String>,
+    /// How it ended (`applied`, `already there`, why it was superseded).
+    pub outcome: Option<String>,
     /// Not to be tried before this.
     pub next_attempt_at: DateTime<Utc>,
     /// When it was queued.
@@ -69,7 +74,7 @@ pub struct OutboxItem {
 }
 
 const OUTBOX_COLUMNS: &str = "id, target, master_id, target_key, operation, payload, \
-     idempotency_key, status, attempts, last_error, next_attempt_at, created_at, delivered_at";
+     idempotency_key, status, attempts, last_error, outcome, next_attempt_at, created_at, delivered_at";
 
 fn item_of<R: PortableRow>(row: &R, op: &'static str) -> Result<OutboxItem> {
     let d = Decode::new(row, op);
@@ -84,6 +89,7 @@ fn item_of<R: PortableRow>(row: &R, op: &'static str) -> Result<OutboxItem> {
         status: d.parse("status")?,
         attempts: d.int("attempts")?,
         last_error: d.opt_text("last_error")?,
+        outcome: d.opt_text("outcome")?,
         next_attempt_at: d.time("next_attempt_at")?,
         created_at: d.time("created_at")?,
         delivered_at: d.opt_time("delivered_at")?,
@@ -180,6 +186,107 @@ impl Store {
             });
         }
         Ok(())
+    }
+
+    /// Ends a pending item as `status` (delivered or superseded) with what
+    /// happened; `false` if it was no longer pending.
+    pub async fn settle_outbox(
+        &self,
+        id: i64,
+        status: OutboxStatus,
+        outcome: &str,
+    ) -> Result<bool> {
+        const OP: &str = "settle_outbox";
+        let now = now_text();
+        let done = on_pool!(self, pool => {
+            sqlx::query(
+                "UPDATE outbox SET status = $2, outcome = $3, delivered_at = $4, last_error = NULL \
+                 WHERE id = $1 AND status = 'pending'",
+            )
+            .bind(id)
+            .bind(status.as_str())
+            .bind(outcome)
+            .bind(&now)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected())
+        })
+        .map_err(StoreError::query(OP))?;
+        Ok(done == 1)
+    }
+
+    /// Deliveries, newest first, filtered by status and target.
+    pub async fn outbox_items(
+        &self,
+        status: Option<OutboxStatus>,
+        target: Option<&str>,
+        limit: u64,
+    ) -> Result<Vec<OutboxItem>> {
+        const OP: &str = "outbox_items";
+        let limit = to_i64(OP, limit)?;
+        let sql = format!(
+            "SELECT {OUTBOX_COLUMNS} FROM outbox \
+             WHERE (CAST($1 AS TEXT) IS NULL OR status = CAST($1 AS TEXT)) \
+               AND (CAST($2 AS TEXT) IS NULL OR target = CAST($2 AS TEXT)) \
+             ORDER BY id DESC LIMIT $3"
+        );
+        on_pool!(self, pool => {
+            sqlx::query(&sql)
+                .bind(status.map(OutboxStatus::as_str))
+                .bind(target)
+                .bind(limit)
+                .fetch_all(pool)
+                .await
+                .map_err(StoreError::query(OP))?
+                .iter()
+                .map(|row| item_of(row, OP))
+                .collect()
+        })
+    }
+
+    /// Counts per (target, operation, status).
+    pub async fn outbox_counts(&self) -> Result<Vec<(String, String, OutboxStatus, u64)>> {
+        const OP: &str = "outbox_counts";
+        on_pool!(self, pool => {
+            sqlx::query(
+                "SELECT target, operation, status, COUNT(*) AS n FROM outbox \
+                 GROUP BY target, operation, status ORDER BY target, operation, status",
+            )
+            .fetch_all(pool)
+            .await
+            .map_err(StoreError::query(OP))?
+            .iter()
+            .map(|row| {
+                let d = Decode::new(row, OP);
+                Ok((d.text("target")?, d.text("operation")?, d.parse("status")?, d.count("n")?))
+            })
+            .collect()
+        })
+    }
+
+    /// Puts parked items (all, or those named) back in the queue, due now,
+    /// with their attempts reset; returns how many.
+    pub async fn retry_outbox(&self, ids: &[i64]) -> Result<u64> {
+        const OP: &str = "retry_outbox";
+        let now = now_text();
+        let mut changed = 0;
+        let all = ids.is_empty();
+        for id in if all { &[0][..] } else { ids } {
+            changed += on_pool!(self, pool => {
+                sqlx::query(
+                    "UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = $1 \
+                     WHERE status = 'parked' AND ($2 OR id = $3)",
+                )
+                .bind(&now)
+                .bind(all)
+                .bind(*id)
+                .execute(pool)
+                .await
+                .map(|r| r.rows_affected())
+            })
+            .map_err(StoreError::query(OP))?;
+        }
+        Ok(changed)
     }
 
     /// Records a failed attempt: counts it, keeps the error, and either

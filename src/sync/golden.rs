@@ -17,6 +17,7 @@ use crate::mapping::business_time;
 use crate::master::golden::{build, Golden, SourceRecord};
 use crate::master::survivorship::Survivorship;
 use crate::model::record::ResidentRecord;
+use crate::push::{plan, StagedRow, Targets};
 use crate::store::{
     GoldenChange, GoldenInput, GoldenWrite, MasterStatus, NewConflict, NewEvent, RunId, Store,
     StoreError,
@@ -45,18 +46,22 @@ pub struct GoldenReport {
     pub conflicts: u64,
     /// Linked records whose canonical JSON could not be read (left out).
     pub unreadable: u64,
+    /// Push-back deliveries planned (new outbox rows, before deduplication).
+    pub planned: u64,
     /// Whether every golden record was rebuilt (rules changed, or asked).
     pub all: bool,
     pub seconds: f64,
 }
 
 /// Rebuilds stale golden records (all of them with `full`, or when the
-/// rules changed). `departments` maps each source to its department.
+/// rules changed), and plans push-back for their records in `targets`.
+/// `departments` maps each source to its department.
 pub async fn golden_run(
     store: &Store,
     run: RunId,
     rules: &Survivorship,
     departments: &BTreeMap<String, String>,
+    targets: &Targets,
     full: bool,
 ) -> Result<GoldenReport, StoreError> {
     let started = Instant::now();
@@ -88,7 +93,7 @@ pub async fn golden_run(
                     scope.spawn(move || {
                         chunk
                             .iter()
-                            .map(|input| rebuild(input, rules, departments, run))
+                            .map(|input| rebuild(input, rules, departments, targets, run))
                             .collect::<Vec<_>>()
                     })
                 })
@@ -120,6 +125,7 @@ impl GoldenReport {
         self.retired += other.retired;
         self.conflicts += other.conflicts;
         self.unreadable += other.unreadable;
+        self.planned += other.planned;
     }
 }
 
@@ -129,6 +135,7 @@ fn rebuild(
     input: &GoldenInput,
     rules: &Survivorship,
     departments: &BTreeMap<String, String>,
+    targets: &Targets,
     run: RunId,
 ) -> (GoldenWrite, GoldenReport) {
     let mut counts = GoldenReport::default();
@@ -138,6 +145,8 @@ fn rebuild(
             master_id: input.master_id.clone(),
             change: None,
             retired: true,
+            outbox: Vec::new(),
+            planned: Vec::new(),
         };
         return (write, counts);
     }
@@ -171,6 +180,26 @@ fn rebuild(
         })
         .collect();
     let golden = build(&sources, rules);
+    // Push-back is planned whether or not the golden record changed: a
+    // department may have emptied a value since.
+    let mut outbox = Vec::new();
+    let mut planned = Vec::new();
+    for (r, record) in input.records.iter().zip(&parsed) {
+        let (Some(target), Some(record)) = (targets.get(&r.source), record) else {
+            continue;
+        };
+        let raw: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str(&r.raw).unwrap_or_default();
+        let row = StagedRow {
+            source_key: &r.source_key,
+            content_hash: &r.content_hash,
+            raw: &raw,
+            record,
+        };
+        outbox.extend(plan(&golden, &input.master_id, target, row));
+        planned.push((r.source.clone(), r.source_key.clone()));
+    }
+    counts.planned = outbox.len() as u64;
     let value = serde_json::to_value(&golden).expect("golden records serialize");
     let old: serde_json::Value =
         serde_json::from_str(&input.golden).unwrap_or(serde_json::Value::Null);
@@ -179,6 +208,8 @@ fn rebuild(
             master_id: input.master_id.clone(),
             change: None,
             retired: false,
+            outbox,
+            planned,
         };
         return (write, counts);
     }
@@ -213,6 +244,8 @@ fn rebuild(
             golden: value,
         }),
         retired: false,
+        outbox,
+        planned,
     };
     (write, counts)
 }

@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use crate::master::stewardship::{self, MasterRecords, Steward, StewardError};
 use crate::master::survivorship::Survivorship;
+use crate::push::Targets;
 use crate::store::{MasterStatus, RecordRef, ReviewDecision, ReviewStatus, Store, StoreError};
 
 use super::golden::{golden_run, GoldenReport};
@@ -77,13 +78,14 @@ pub struct StewardReport {
 }
 
 /// Runs one steward command as `who`; `departments` maps sources to their
-/// department for the golden rebuild.
+/// department and `targets` are planned for, in the golden rebuild.
 pub async fn steward_run(
     store: &Store,
     command: &StewardCommand,
     who: &Steward,
     rules: &Survivorship,
     departments: &BTreeMap<String, String>,
+    targets: &Targets,
 ) -> Result<StewardReport, StewardRunError> {
     let new_id = || uuid::Uuid::now_v7().to_string();
     let write = match command {
@@ -125,7 +127,7 @@ pub async fn steward_run(
         }
     };
     store.apply_steward(who.run, &write).await?;
-    let golden = golden_run(store, who.run, rules, departments, false).await?;
+    let golden = golden_run(store, who.run, rules, departments, targets, false).await?;
     Ok(StewardReport {
         run: who.run.0,
         created: write.new_masters.clone(),
