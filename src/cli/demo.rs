@@ -7,7 +7,7 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use serde::Serialize;
 
-use super::{context, district, exit, pull, reconcile, Cli, Output};
+use super::{context, district, exit, pull, push, reconcile, Cli, Output};
 use crate::config::connector::HttpAuth;
 use crate::config::{Config, Connector, Department as ConnectorDepartment, Location, Secret};
 use crate::demo::hr_gateway::{self, GatewayAuth, GatewayHandle};
@@ -34,6 +34,8 @@ struct DemoReport {
     pull_run_id: i64,
     pulls: Vec<PullReport>,
     resolve: reconcile::ReconcileReport,
+    /// What each department received from the golden records.
+    delivered: crate::push::deliver::DeliveryReport,
     staged: StoreSummary,
     /// What a district office wants to know.
     district: district::DistrictSummary,
@@ -87,6 +89,7 @@ pub async fn run(cli: &Cli, args: &DemoArgs, out: &Output) -> Result<i32> {
         gateway.stop().await.context("stopping the sample HR API")?;
     }
     let resolve = reconcile::reconcile(&config, &store, false).await?;
+    let delivered = push::push(&config, &store, &[]).await?;
     let staged = store.summary().await?;
     let district = district::summarize(&config, &store).await?;
     let accuracy = score_against_truth(&store, &sample.truth).await?;
@@ -99,6 +102,7 @@ pub async fn run(cli: &Cli, args: &DemoArgs, out: &Output) -> Result<i32> {
         pull_run_id: run_id.0,
         pulls,
         resolve,
+        delivered,
         staged,
         district,
         accuracy,
@@ -222,6 +226,8 @@ fn human(config: &Config, report: &DemoReport) -> String {
         r.golden.changed,
         r.golden.seconds,
     ));
+    text.push_str("\nEntered once, delivered to each department (`yici push --dry-run` shows what is pending):\n");
+    text.push_str(&push::render_delivery(&report.delivered));
     text.push('\n');
     text.push_str(&district::render(&report.district));
     text.push_str(&format!("\nDone in {:.1}s.\n", report.seconds));

@@ -15,6 +15,7 @@ mod lock;
 mod logging;
 mod output;
 mod pull;
+mod push;
 mod quarantine;
 mod reconcile;
 mod resident;
@@ -23,6 +24,7 @@ mod review;
 mod search;
 mod show;
 mod steward;
+mod sync;
 mod train;
 
 use std::path::PathBuf;
@@ -136,6 +138,12 @@ pub enum Command {
     History(history::HistoryArgs),
     /// Residents whose records contradict each other, with the values and sources.
     Conflicts(conflicts::ConflictsArgs),
+    /// Deliver golden values to each department (--dry-run: show the plan, write nothing).
+    Push(push::PushArgs),
+    /// Push-back deliveries: list them, or retry the parked ones.
+    Outbox(push::OutboxArgs),
+    /// One whole cycle: pull every source, resolve, golden records, deliver.
+    Sync(sync::SyncArgs),
 }
 
 /// Parses the command line, runs it and returns the process exit code.
@@ -185,6 +193,9 @@ pub fn main() -> i32 {
             Command::Search(args) => search::run(&cli, args, &out).await,
             Command::History(args) => history::run(&cli, args, &out).await,
             Command::Conflicts(args) => conflicts::run(&cli, args, &out).await,
+            Command::Push(args) => push::run(&cli, args, &out).await,
+            Command::Outbox(args) => push::outbox(&cli, args, &out).await,
+            Command::Sync(args) => sync::run(&cli, args, &out).await,
         }
     });
     match result {

@@ -7,6 +7,7 @@
 //! record's writes (pure), `deliver` sends outbox rows through each
 //! target's writer and records the outcome.
 
+pub mod deliver;
 pub mod ledger;
 pub mod plan;
 pub mod render;

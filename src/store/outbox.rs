@@ -148,6 +148,38 @@ impl Store {
         })
     }
 
+    /// Pending deliveries of `target` due at `now`, with id above
+    /// `after_id`, in id order (one pass over what is due).
+    pub async fn due_outbox_for(
+        &self,
+        target: &str,
+        after_id: i64,
+        limit: u64,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<OutboxItem>> {
+        const OP: &str = "due_outbox_for";
+        let limit = to_i64(OP, limit)?;
+        let sql = format!(
+            "SELECT {OUTBOX_COLUMNS} FROM outbox \
+             WHERE status = 'pending' AND target = $1 AND id > $2 AND next_attempt_at <= $3 \
+             ORDER BY id LIMIT $4"
+        );
+        let now = timestamp(now);
+        on_pool!(self, pool => {
+            sqlx::query(&sql)
+                .bind(target)
+                .bind(after_id)
+                .bind(&now)
+                .bind(limit)
+                .fetch_all(pool)
+                .await
+                .map_err(StoreError::query(OP))?
+                .iter()
+                .map(|row| item_of(row, OP))
+                .collect()
+        })
+    }
+
     /// One delivery by id.
     pub async fn outbox_item(&self, id: i64) -> Result<Option<OutboxItem>> {
         const OP: &str = "outbox_item";

@@ -26,8 +26,14 @@
 //! - Each query fetches `batch_size + 1` rows: the extra row tells whether
 //!   this batch is the last without one more round trip, and is read again
 //!   as the first row of the next page.
+//!
+//! Push-back writes through [`SqlTarget`] (`write.rs`), which shares the
+//! connection, quoting, casting and error classification defined here.
 
 mod decode;
+pub mod write;
+
+pub use self::write::{ColumnWrite, Expect, SqlTarget, Suggestion, UpdateOutcome};
 
 use std::path::Path;
 use std::str::FromStr;
@@ -51,6 +57,15 @@ use crate::store::redact_url;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
 /// How long one page query may take before the pull is given up as transient.
 const QUERY_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// Whether a connection may change the database. Pulls open SQLite files
+/// read-only, so a reader can never modify a department's file; push-back
+/// opens them read-write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Access {
+    ReadOnly,
+    ReadWrite,
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Backend {
@@ -240,7 +255,7 @@ impl Reader {
         }
 
         let batch_size = (*batch_size).max(1);
-        let (backend, mut conn) = connect(url, batch_size, &context).await?;
+        let (backend, mut conn) = connect(url, batch_size, &context, Access::ReadOnly).await?;
         let source = match (table, query) {
             (Some(t), None) => quote_path(backend, t),
             (None, Some(q)) => {
@@ -667,11 +682,14 @@ fn cast_param(backend: Backend, type_name: &str, p: &str) -> String {
     }
 }
 
-/// Connects to the URL's backend within [`CONNECT_TIMEOUT`].
+/// Connects to the URL's backend within [`CONNECT_TIMEOUT`]. `access`
+/// matters for SQLite only: server databases enforce what the URL's
+/// account may do.
 async fn connect(
     url: &str,
     batch_size: usize,
     context: &str,
+    access: Access,
 ) -> Result<(Backend, Conn), ConnectorError> {
     let bad_url = |e: sqlx::Error| ConnectorError::Config(format!("{context}: invalid URL: {e}"));
     let lower = url.to_ascii_lowercase();
@@ -693,7 +711,7 @@ async fn connect(
         } else if lower.starts_with("sqlite:") {
             let options = SqliteConnectOptions::from_str(url)
                 .map_err(bad_url)?
-                .read_only(true)
+                .read_only(access == Access::ReadOnly)
                 .create_if_missing(false)
                 // sqlx's SQLite worker thread hands rows over through a
                 // channel; one that holds a whole page avoids a thread
