@@ -76,7 +76,9 @@ pub async fn run(cli: &Cli, args: &PushArgs, out: &Output) -> Result<i32> {
     for name in &args.names {
         if targets.get(name).is_none() {
             let hint = crate::config::suggest::did_you_mean(name, targets.names());
-            eprintln!("error: `{name}` is not a push target (a source whose mapping has [push]){hint}");
+            eprintln!(
+                "error: `{name}` is not a push target (a source whose mapping has [push]){hint}"
+            );
             return Ok(exit::USAGE);
         }
     }
@@ -136,7 +138,12 @@ async fn dry_run(
         let mut after = 0;
         loop {
             let due = store
-                .due_outbox_for(name, after, 1000, chrono::Utc::now() + chrono::Duration::days(36500))
+                .due_outbox_for(
+                    name,
+                    after,
+                    1000,
+                    chrono::Utc::now() + chrono::Duration::days(36500),
+                )
                 .await?;
             let Some(last) = due.last() else { break };
             after = last.id;
@@ -146,9 +153,14 @@ async fn dry_run(
                 };
                 plan.records += 1;
                 for w in push.writes {
-                    *plan.per_policy.entry(w.policy.as_str().to_owned()).or_default() += 1;
+                    *plan
+                        .per_policy
+                        .entry(w.policy.as_str().to_owned())
+                        .or_default() += 1;
                     if plan.records as usize <= args.limit {
-                        let value = |v: &str| shown(&w.field, &serde_json::Value::String(v.to_owned()), false);
+                        let value = |v: &str| {
+                            shown(&w.field, &serde_json::Value::String(v.to_owned()), false)
+                        };
                         plan.writes.push(PlannedWrite {
                             record: push.record.clone(),
                             operation: item.operation.clone(),
@@ -171,11 +183,19 @@ async fn dry_run(
 fn render_plan(plans: &BTreeMap<String, TargetPlan>) -> String {
     let mut s = String::from("push plan (dry run: nothing is written)\n");
     for (target, plan) in plans {
-        let counts: Vec<String> = plan.per_policy.iter().map(|(p, n)| format!("{n} {p}")).collect();
+        let counts: Vec<String> = plan
+            .per_policy
+            .iter()
+            .map(|(p, n)| format!("{n} {p}"))
+            .collect();
         s.push_str(&format!(
             "\n{target}: {} records, {}\n",
             plan.records,
-            if counts.is_empty() { "nothing to deliver".to_owned() } else { counts.join(", ") }
+            if counts.is_empty() {
+                "nothing to deliver".to_owned()
+            } else {
+                counts.join(", ")
+            }
         ));
         for w in &plan.writes {
             let old = if w.old.is_empty() { "∅" } else { &w.old };
@@ -184,7 +204,14 @@ fn render_plan(plans: &BTreeMap<String, TargetPlan>) -> String {
                 w.record, w.field, w.column, old, w.new, w.policy, w.from
             ));
         }
-        if plan.records as usize > plan.writes.iter().map(|w| &w.record).collect::<std::collections::BTreeSet<_>>().len() {
+        if plan.records as usize
+            > plan
+                .writes
+                .iter()
+                .map(|w| &w.record)
+                .collect::<std::collections::BTreeSet<_>>()
+                .len()
+        {
             s.push_str("  … (--limit N shows more)\n");
         }
     }
@@ -218,7 +245,11 @@ pub async fn outbox(cli: &Cli, args: &OutboxArgs, out: &Output) -> Result<i32> {
             target,
             limit,
         } => {
-            let status = match status.as_deref().map(str::parse::<OutboxStatus>).transpose() {
+            let status = match status
+                .as_deref()
+                .map(str::parse::<OutboxStatus>)
+                .transpose()
+            {
                 Ok(s) => s,
                 Err(e) => {
                     store.close().await;
@@ -226,7 +257,9 @@ pub async fn outbox(cli: &Cli, args: &OutboxArgs, out: &Output) -> Result<i32> {
                     return Ok(exit::USAGE);
                 }
             };
-            let items = store.outbox_items(status, target.as_deref(), *limit).await?;
+            let items = store
+                .outbox_items(status, target.as_deref(), *limit)
+                .await?;
             let counts = store.outbox_counts().await?;
             #[derive(Serialize)]
             struct Row {
@@ -249,7 +282,10 @@ pub async fn outbox(cli: &Cli, args: &OutboxArgs, out: &Output) -> Result<i32> {
                     status: i.status.to_string(),
                     attempts: i.attempts,
                     outcome: i.outcome,
-                    last_error: i.last_error.as_deref().map(crate::model::mask::mask_digits_in_text),
+                    last_error: i
+                        .last_error
+                        .as_deref()
+                        .map(crate::model::mask::mask_digits_in_text),
                 })
                 .collect();
             out.emit(&rows, || {
@@ -266,7 +302,10 @@ pub async fn outbox(cli: &Cli, args: &OutboxArgs, out: &Output) -> Result<i32> {
                         r.operation,
                         r.status,
                         r.attempts,
-                        r.last_error.as_deref().or(r.outcome.as_deref()).unwrap_or("")
+                        r.last_error
+                            .as_deref()
+                            .or(r.outcome.as_deref())
+                            .unwrap_or("")
                     ));
                 }
                 s

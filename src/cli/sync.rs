@@ -33,8 +33,8 @@ pub async fn run(cli: &Cli, args: &SyncArgs, out: &Output) -> Result<i32> {
     let delivered = push::push(&config, &store, &[]).await?;
     let district = district::summarize(&config, &store).await?;
     store.close().await;
-    let failed = pulls.iter().any(|p| p.error.is_some())
-        || delivered.values().any(|d| d.error.is_some());
+    let failed =
+        pulls.iter().any(|p| p.error.is_some()) || delivered.values().any(|d| d.error.is_some());
     let report = SyncReport {
         pulls,
         reconcile,
@@ -46,8 +46,8 @@ pub async fn run(cli: &Cli, args: &SyncArgs, out: &Output) -> Result<i32> {
         s.push('\n');
         s.push_str(&reconcile::render(&report.reconcile));
         s.push_str(&format!(
-            "push-back planned: {} deliveries\n\n",
-            report.reconcile.golden.planned
+            "push-back: {} deliveries planned, {} new to the outbox\n\n",
+            report.reconcile.golden.planned, report.reconcile.golden.queued
         ));
         s.push_str(&push::render_delivery(&report.delivered));
         s.push('\n');

@@ -78,7 +78,10 @@ pub async fn deliver(
 ) -> Result<DeliveryReport, StoreError> {
     let mut report = DeliveryReport::new();
     let names: Vec<String> = if targets.is_empty() {
-        super::Targets::from_config(config).names().map(str::to_owned).collect()
+        super::Targets::from_config(config)
+            .names()
+            .map(str::to_owned)
+            .collect()
     } else {
         targets.to_vec()
     };
@@ -92,7 +95,8 @@ pub async fn deliver(
             .and_then(|m| m.push.as_ref())
             .and_then(|p| p.suggestions.clone())
             .unwrap_or_else(|| DEFAULT_SUGGESTIONS.to_owned());
-        let done = deliver_target(store, connector, &config.settings.state_dir, &suggestions).await?;
+        let done =
+            deliver_target(store, connector, &config.settings.state_dir, &suggestions).await?;
         report.insert(name, done);
     }
     Ok(report)
@@ -114,53 +118,77 @@ async fn deliver_target(
             .await?;
         let Some(last) = due.last() else { break };
         after = last.id;
+        let mut sent: Vec<(OutboxItem, Result<Sent, ConnectorError>)> =
+            Vec::with_capacity(due.len());
         for item in due {
             if writer.is_none() {
                 match open(connector, state_dir).await {
                     Ok(w) => writer = Some(w),
                     Err(e) => {
-                        fail(store, &item, &e, &mut done).await?;
+                        sent.push((item, Err(e)));
                         continue;
                     }
                 }
             }
             let w = writer.as_mut().expect("opened above");
-            match send(w, &item, suggestions).await {
-                Ok(Sent::Written(n)) => {
-                    done.values_written += n;
-                    store.settle_outbox(item.id, OutboxStatus::Delivered, "written").await?;
-                }
-                Ok(Sent::Already) => {
-                    done.already_there += 1;
-                    store
-                        .settle_outbox(item.id, OutboxStatus::Delivered, "already there")
-                        .await?;
-                }
-                Ok(Sent::Suggested(n)) => {
-                    done.suggested += n;
-                    store.settle_outbox(item.id, OutboxStatus::Delivered, "suggested").await?;
-                }
-                Ok(Sent::Ledgered(n)) => {
-                    done.ledgered += n;
-                    store
-                        .settle_outbox(item.id, OutboxStatus::Delivered, "written to the ledger")
-                        .await?;
-                }
-                Ok(Sent::Obsolete(why)) => {
-                    done.superseded += 1;
-                    store.settle_outbox(item.id, OutboxStatus::Superseded, &why).await?;
-                }
-                Err(e) => {
-                    // A broken connection is reopened for the next row.
-                    if matches!(e, ConnectorError::Transient(_)) {
-                        writer = None;
+            let result = send(w, &item, suggestions).await;
+            // A broken connection is reopened for the next row.
+            if matches!(result, Err(ConnectorError::Transient(_))) {
+                writer = None;
+            }
+            sent.push((item, result));
+        }
+        // A ledger's lines are made durable once per page, before any of
+        // them is recorded as delivered.
+        if let Some(Writer::Ledger(ledger)) = &writer {
+            if let Err(e) = ledger.sync() {
+                let message = e.to_string();
+                for (_, result) in sent.iter_mut() {
+                    if result.is_ok() {
+                        *result = Err(ConnectorError::Transient(message.clone()));
                     }
-                    fail(store, &item, &e, &mut done).await?;
                 }
             }
         }
+        for (item, result) in sent {
+            settle(store, &item, result, &mut done).await?;
+        }
     }
     Ok(done)
+}
+
+/// Records what one row's delivery came to.
+async fn settle(
+    store: &Store,
+    item: &OutboxItem,
+    result: Result<Sent, ConnectorError>,
+    done: &mut TargetDelivery,
+) -> Result<(), StoreError> {
+    let (status, outcome) = match result {
+        Ok(Sent::Written(n)) => {
+            done.values_written += n;
+            (OutboxStatus::Delivered, "written".to_owned())
+        }
+        Ok(Sent::Already) => {
+            done.already_there += 1;
+            (OutboxStatus::Delivered, "already there".to_owned())
+        }
+        Ok(Sent::Suggested(n)) => {
+            done.suggested += n;
+            (OutboxStatus::Delivered, "suggested".to_owned())
+        }
+        Ok(Sent::Ledgered(n)) => {
+            done.ledgered += n;
+            (OutboxStatus::Delivered, "written to the ledger".to_owned())
+        }
+        Ok(Sent::Obsolete(why)) => {
+            done.superseded += 1;
+            (OutboxStatus::Superseded, why)
+        }
+        Err(e) => return fail(store, item, &e, done).await,
+    };
+    store.settle_outbox(item.id, status, &outcome).await?;
+    Ok(())
 }
 
 /// What a row's delivery came to.
@@ -187,9 +215,16 @@ async fn open(connector: &Connector, state_dir: &Path) -> Result<Writer, Connect
     }
 }
 
-async fn send(w: &mut Writer, item: &OutboxItem, suggestions: &str) -> Result<Sent, ConnectorError> {
+async fn send(
+    w: &mut Writer,
+    item: &OutboxItem,
+    suggestions: &str,
+) -> Result<Sent, ConnectorError> {
     let push: RecordPush = serde_json::from_value(item.payload.clone()).map_err(|e| {
-        ConnectorError::Data(format!("outbox row {} has an unreadable payload: {e}", item.id))
+        ConnectorError::Data(format!(
+            "outbox row {} has an unreadable payload: {e}",
+            item.id
+        ))
     })?;
     let n = push.writes.len() as u64;
     match w {
@@ -255,7 +290,10 @@ async fn fail(
         ConnectorError::Config(_) | ConnectorError::Data(_) => 1,
     };
     let next = Utc::now() + backoff(item.attempts);
-    match store.mark_failed(item.id, &message, next, park_after).await? {
+    match store
+        .mark_failed(item.id, &message, next, park_after)
+        .await?
+    {
         OutboxStatus::Parked => done.parked += 1,
         _ => done.retrying += 1,
     }

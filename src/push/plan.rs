@@ -171,13 +171,22 @@ pub fn plan(
                 base_hash: row.content_hash.to_owned(),
                 writes,
             };
-            let payload = serde_json::to_value(&payload).expect("push payloads serialize");
+            // The key names what would be written and on what: a plan that
+            // differs only in where the golden value came from is the same
+            // delivery, never a second one.
+            let what: Vec<String> = payload
+                .writes
+                .iter()
+                .map(|w| format!("{}\u{1f}{:?}\u{1f}{}", w.column, w.old, w.new))
+                .collect();
             let idempotency_key = content_hash_parts(&[
                 target.name.as_bytes(),
                 row.source_key.as_bytes(),
                 operation.as_bytes(),
-                payload.to_string().as_bytes(),
+                row.content_hash.as_bytes(),
+                what.join("\u{1e}").as_bytes(),
             ]);
+            let payload = serde_json::to_value(&payload).expect("push payloads serialize");
             NewOutbox {
                 target: target.name.to_owned(),
                 master_id: master.to_owned(),
@@ -275,8 +284,25 @@ mod tests {
         );
         assert_eq!(update.writes[0].new, "13812345678");
         assert_eq!(rows[1].operation, SUGGEST);
-        // The same inputs plan the same rows, with the same keys.
+        // The same inputs plan the same rows, with the same keys; a value
+        // now credited to another record is still the same delivery.
         assert_eq!(plan(&golden(), "M", target, row), rows);
+        let mut elsewhere = golden();
+        elsewhere.records = vec![crate::master::golden::GoldenSource {
+            source: "hr".to_owned(),
+            key: "9".to_owned(),
+            at: None,
+        }];
+        elsewhere.provenance.insert(
+            "phones".to_owned(),
+            crate::master::golden::Provenance {
+                record: 0,
+                rule: "most_recent".to_owned(),
+            },
+        );
+        let again = plan(&elsewhere, "M", target, row);
+        assert_ne!(again[0].payload, rows[0].payload);
+        assert_eq!(again[0].idempotency_key, rows[0].idempotency_key);
 
         // Once the department holds the values, nothing is planned.
         let done = ResidentRecord {

@@ -234,8 +234,9 @@ impl Store {
 
     /// Writes a batch of rebuilt golden records in one transaction and
     /// clears their stale flags. Multi-row statements throughout: a first
-    /// build writes every master.
-    pub async fn write_goldens(&self, run: Option<RunId>, writes: &[GoldenWrite]) -> Result<()> {
+    /// build writes every master. Returns how many outbox rows were new (a
+    /// plan identical to one already queued or delivered adds none).
+    pub async fn write_goldens(&self, run: Option<RunId>, writes: &[GoldenWrite]) -> Result<u64> {
         const OP: &str = "write_goldens";
         let q = StoreError::query(OP);
         let now = now_text();
@@ -389,6 +390,7 @@ impl Store {
                 .flat_map(|w| &w.outbox)
                 .map(|o| (o, json_text(&o.payload)))
                 .collect();
+            let mut queued = 0;
             for chunk in outbox.chunks(ROWS_PER_STATEMENT) {
                 let mut b = QueryBuilder::new(
                     "INSERT INTO outbox (target, master_id, target_key, operation, payload, \
@@ -407,7 +409,7 @@ impl Store {
                         .push_bind(&now);
                 });
                 b.push(" ON CONFLICT (idempotency_key) DO NOTHING");
-                b.build().execute(&mut *tx).await.map_err(q)?;
+                queued += b.build().execute(&mut *tx).await.map_err(q)?.rows_affected();
             }
             for chunk in keys.chunks(ROWS_PER_STATEMENT) {
                 let mut b = QueryBuilder::new("INSERT INTO master_keys (kind, value, master_id) ");
@@ -417,7 +419,8 @@ impl Store {
                 b.push(" ON CONFLICT DO NOTHING");
                 b.build().execute(&mut *tx).await.map_err(q)?;
             }
-            tx.commit().await.map_err(q)
+            tx.commit().await.map_err(q)?;
+            Ok(queued)
         })
     }
 

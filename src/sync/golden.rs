@@ -46,8 +46,11 @@ pub struct GoldenReport {
     pub conflicts: u64,
     /// Linked records whose canonical JSON could not be read (left out).
     pub unreadable: u64,
-    /// Push-back deliveries planned (new outbox rows, before deduplication).
+    /// Push-back deliveries planned for the rebuilt masters' records.
     pub planned: u64,
+    /// Of those, how many were new to the outbox (the rest were already
+    /// queued or delivered).
+    pub queued: u64,
     /// Whether every golden record was rebuilt (rules changed, or asked).
     pub all: bool,
     pub seconds: f64,
@@ -110,7 +113,7 @@ pub async fn golden_run(
         }
         built += t.elapsed().as_secs_f64();
         let t = Instant::now();
-        store.write_goldens(Some(run), &writes).await?;
+        report.queued += store.write_goldens(Some(run), &writes).await?;
         written += t.elapsed().as_secs_f64();
     }
     tracing::debug!(read, built, written, "golden records rebuilt");
