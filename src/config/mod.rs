@@ -218,14 +218,33 @@ fn check_push_targets(
                     }
                 }
             }
-            Location::Http { .. } => errors.push(at(
-                "push".to_owned(),
+            Location::Http { .. } => {
+                if push.url.is_none() {
+                    errors.push(at(
+                        "push.url".to_owned(),
+                        format!(
+                            "connector `{}` is an HTTP API: push-back needs the record URL, e.g. url = \"https://api.example/residents/{{key}}\"",
+                            connector.name
+                        ),
+                    ));
+                }
+                if push.suggests() && push.suggestions.is_none() {
+                    errors.push(at(
+                        "push.suggestions".to_owned(),
+                        "a `suggest` field needs the URL suggestions are posted to".to_owned(),
+                    ));
+                }
+            }
+            Location::Csv { .. } | Location::Excel { .. } => {}
+        }
+        if push.url.is_some() && !matches!(connector.location, Location::Http { .. }) {
+            errors.push(at(
+                "push.url".to_owned(),
                 format!(
-                    "connector `{}` is an HTTP API; pushing back over HTTP is not supported yet",
+                    "connector `{}` is not an HTTP API; only HTTP targets take a URL",
                     connector.name
                 ),
-            )),
-            Location::Csv { .. } | Location::Excel { .. } => {}
+            ));
         }
     }
 }

@@ -26,8 +26,12 @@ use crate::master::survivorship::GoldenField;
 #[serde(deny_unknown_fields)]
 pub struct PushSection {
     /// Where `suggest` writes: a table in the department's database (SQL
-    /// sources), or a ledger file name (file sources).
+    /// sources) or the URL suggestions are posted to (HTTP sources).
     pub suggestions: Option<String>,
+    /// HTTP sources: the record's URL, with `{key}` for its key.
+    pub url: Option<String>,
+    /// HTTP sources: how a record is updated (`PUT`, `PATCH` or `POST`).
+    pub method: Option<String>,
     #[serde(default)]
     pub fields: BTreeMap<String, PushFieldSection>,
 }
@@ -87,6 +91,10 @@ pub struct PushField {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PushSpec {
     pub suggestions: Option<String>,
+    /// HTTP sources: the record URL (with `{key}`).
+    pub url: Option<String>,
+    /// HTTP sources: `PUT` (default), `PATCH` or `POST`.
+    pub method: String,
     pub fields: BTreeMap<GoldenField, PushField>,
 }
 
@@ -190,8 +198,28 @@ pub fn resolve(
             },
         );
     }
+    let method = section
+        .method
+        .unwrap_or_else(|| "PUT".to_owned())
+        .to_ascii_uppercase();
+    if !["PUT", "PATCH", "POST"].contains(&method.as_str()) {
+        errors.push(locator.error(
+            "push.method",
+            format!("`{method}` is not PUT, PATCH or POST"),
+        ));
+    }
+    if let Some(url) = &section.url {
+        if !url.contains("{key}") {
+            errors.push(locator.error(
+                "push.url",
+                "needs `{key}` where the record's key goes (e.g. https://api.example/residents/{key})",
+            ));
+        }
+    }
     (errors.len() == before).then_some(PushSpec {
         suggestions: section.suggestions,
+        url: section.url,
+        method,
         fields,
     })
 }

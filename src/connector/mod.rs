@@ -169,3 +169,4 @@ pub mod excel;
 pub mod files;
 pub mod http;
 pub mod sql;
+pub mod target;

@@ -25,8 +25,11 @@ use serde::Serialize;
 
 use super::ledger::Ledger;
 use super::plan::{RecordPush, SUGGEST};
+use crate::config::push::PushSpec;
 use crate::config::{Config, Connector, Location};
-use crate::connector::sql::write::{ColumnWrite, Expect, SqlTarget, Suggestion, UpdateOutcome};
+use crate::connector::http::write::HttpTarget;
+use crate::connector::sql::write::SqlTarget;
+use crate::connector::target::{ColumnWrite, Expect, Suggestion, UpdateOutcome};
 use crate::connector::ConnectorError;
 use crate::model::mask::mask_digits_in_text;
 use crate::store::{OutboxItem, OutboxStatus, Store, StoreError};
@@ -67,6 +70,7 @@ pub type DeliveryReport = BTreeMap<String, TargetDelivery>;
 /// A target's writer, opened once per delivery.
 enum Writer {
     Sql(SqlTarget),
+    Http(HttpTarget),
     Ledger(Ledger),
 }
 
@@ -89,14 +93,14 @@ pub async fn deliver(
         let Some(connector) = config.connectors.get(&name) else {
             continue;
         };
-        let suggestions = config
+        let Some(spec) = config
             .mappings
             .get(&connector.mapping)
             .and_then(|m| m.push.as_ref())
-            .and_then(|p| p.suggestions.clone())
-            .unwrap_or_else(|| DEFAULT_SUGGESTIONS.to_owned());
-        let done =
-            deliver_target(store, connector, &config.settings.state_dir, &suggestions).await?;
+        else {
+            continue;
+        };
+        let done = deliver_target(store, connector, &config.settings.state_dir, spec).await?;
         report.insert(name, done);
     }
     Ok(report)
@@ -106,8 +110,9 @@ async fn deliver_target(
     store: &Store,
     connector: &Connector,
     state_dir: &Path,
-    suggestions: &str,
+    spec: &PushSpec,
 ) -> Result<TargetDelivery, StoreError> {
+    let suggestions = spec.suggestions.as_deref().unwrap_or(DEFAULT_SUGGESTIONS);
     let mut done = TargetDelivery::default();
     let mut writer: Option<Writer> = None;
     // Rows tried in this delivery are not tried again in it.
@@ -122,7 +127,7 @@ async fn deliver_target(
             Vec::with_capacity(due.len());
         for item in due {
             if writer.is_none() {
-                match open(connector, state_dir).await {
+                match open(connector, state_dir, spec).await {
                     Ok(w) => writer = Some(w),
                     Err(e) => {
                         sent.push((item, Err(e)));
@@ -202,16 +207,23 @@ enum Sent {
     Obsolete(String),
 }
 
-async fn open(connector: &Connector, state_dir: &Path) -> Result<Writer, ConnectorError> {
+async fn open(
+    connector: &Connector,
+    state_dir: &Path,
+    spec: &PushSpec,
+) -> Result<Writer, ConnectorError> {
     match &connector.location {
         Location::Sql { .. } => Ok(Writer::Sql(SqlTarget::open(connector).await?)),
         Location::Csv { .. } | Location::Excel { .. } => Ledger::open(state_dir, &connector.name)
             .map(Writer::Ledger)
             .map_err(|e| ConnectorError::Config(e.to_string())),
-        Location::Http { .. } => Err(ConnectorError::Config(format!(
-            "{}: pushing back over HTTP is not supported yet",
-            connector.name
-        ))),
+        Location::Http { .. } => {
+            let url = spec.url.as_deref().ok_or_else(|| {
+                ConnectorError::Config(format!("{}: [push] needs url", connector.name))
+            })?;
+            HttpTarget::open(connector, url, &spec.method, spec.suggestions.as_deref())
+                .map(Writer::Http)
+        }
     }
 }
 
@@ -234,42 +246,71 @@ async fn send(
                 .map_err(|e| ConnectorError::Transient(e.to_string()))?;
             Ok(Sent::Ledgered(n))
         }
+        Writer::Http(target) => {
+            let key = item.target_key.as_deref().unwrap_or_default();
+            if item.operation == SUGGEST {
+                for suggestion in suggestions_of(item, &push) {
+                    target.suggest(&suggestion).await?;
+                }
+                return Ok(Sent::Suggested(n));
+            }
+            Ok(outcome_of(
+                target.update(key, &column_writes(&push)).await?,
+                n,
+            ))
+        }
         Writer::Sql(target) if item.operation == SUGGEST => {
-            for write in &push.writes {
-                let suggestion = Suggestion {
-                    outbox_id: item.id,
-                    record_key: push.record.clone(),
-                    field: write.field.clone(),
-                    column: write.column.clone(),
-                    current: write.old.clone(),
-                    suggested: write.new.clone(),
-                    source: write.from.clone().unwrap_or_default(),
-                    reason: format!("golden value ({})", write.policy.as_str()),
-                };
+            for suggestion in suggestions_of(item, &push) {
                 target.suggest(suggestions, &suggestion).await?;
             }
             Ok(Sent::Suggested(n))
         }
-        Writer::Sql(target) => {
-            let set: Vec<ColumnWrite> = push
-                .writes
-                .iter()
-                .map(|w| ColumnWrite {
-                    column: w.column.clone(),
-                    new: w.new.clone(),
-                    expect: w.old.clone().map_or(Expect::Empty, Expect::Value),
-                })
-                .collect();
-            Ok(match target.update(&push.key, &set).await? {
-                UpdateOutcome::Applied => Sent::Written(n),
-                UpdateOutcome::AlreadyDone => Sent::Already,
-                UpdateOutcome::Changed { column, .. } => Sent::Obsolete(format!(
-                    "the department changed {column} since our last pull; planned again after the next one"
-                )),
-                UpdateOutcome::Missing => {
-                    Sent::Obsolete("the record no longer exists in the department's system".to_owned())
-                }
-            })
+        Writer::Sql(target) => Ok(outcome_of(
+            target.update(&push.key, &column_writes(&push)).await?,
+            n,
+        )),
+    }
+}
+
+/// The columns of a planned update, each guarded by what we pulled.
+fn column_writes(push: &RecordPush) -> Vec<ColumnWrite> {
+    push.writes
+        .iter()
+        .map(|w| ColumnWrite {
+            column: w.column.clone(),
+            new: w.new.clone(),
+            expect: w.old.clone().map_or(Expect::Empty, Expect::Value),
+        })
+        .collect()
+}
+
+/// The suggestions of a planned `suggest` row.
+fn suggestions_of(item: &OutboxItem, push: &RecordPush) -> Vec<Suggestion> {
+    push.writes
+        .iter()
+        .map(|write| Suggestion {
+            outbox_id: item.id,
+            record_key: push.record.clone(),
+            field: write.field.clone(),
+            column: write.column.clone(),
+            current: write.old.clone(),
+            suggested: write.new.clone(),
+            source: write.from.clone().unwrap_or_default(),
+            reason: format!("golden value ({})", write.policy.as_str()),
+        })
+        .collect()
+}
+
+/// What an update's outcome means for its outbox row (`n` values).
+fn outcome_of(outcome: UpdateOutcome, n: u64) -> Sent {
+    match outcome {
+        UpdateOutcome::Applied => Sent::Written(n),
+        UpdateOutcome::AlreadyDone => Sent::Already,
+        UpdateOutcome::Changed { column, .. } => Sent::Obsolete(format!(
+            "the department changed {column} since our last pull; planned again after the next one"
+        )),
+        UpdateOutcome::Missing => {
+            Sent::Obsolete("the record no longer exists in the department's system".to_owned())
         }
     }
 }

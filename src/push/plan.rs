@@ -210,6 +210,8 @@ mod tests {
     fn spec(fields: &[(GoldenField, &str, Policy)]) -> PushSpec {
         PushSpec {
             suggestions: None,
+            url: None,
+            method: "PUT".to_owned(),
             fields: fields
                 .iter()
                 .map(|(f, c, p)| {

@@ -42,6 +42,7 @@
 
 mod path;
 pub mod sign;
+pub mod write;
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -225,28 +226,9 @@ impl HttpSource {
             }
         };
         let timeout = (*timeout_secs > 0).then(|| Duration::from_secs(*timeout_secs));
-        let mut builder = reqwest::Client::builder()
-            .user_agent(concat!("yici/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(timeout.map_or(CONNECT_TIMEOUT, |t| t.min(CONNECT_TIMEOUT)))
-            .tcp_nodelay(true);
-        if let Some(t) = timeout {
-            builder = builder.timeout(t);
-        }
-        let client = builder
-            .build()
+        let client = client(timeout)
             .map_err(|e| config("http", format!("cannot set up the HTTP client ({e})")))?;
-
-        let signer: Option<Arc<dyn RequestSigner>> = match auth {
-            HttpAuth::None => None,
-            HttpAuth::Bearer { token } => Some(Arc::new(BearerAuth::new(token.clone()))),
-            HttpAuth::Basic { username, password } => {
-                Some(Arc::new(BasicAuth::new(username.clone(), password.clone())))
-            }
-            HttpAuth::HmacSha256 { app_key, secret } => Some(Arc::new(HmacSha256Signer::new(
-                app_key.clone(),
-                secret.clone(),
-            ))),
-        };
+        let signer = signer(auth);
         let mut fetcher = Fetcher {
             client,
             url: parsed_url,
@@ -907,6 +889,34 @@ impl CursorValue {
 
 /// `scheme://host[:port]/path`: no user info, query or fragment, which may
 /// hold credentials.
+/// The HTTP client every request to a department API goes through: our
+/// user agent, a connect timeout, and `timeout` per request.
+pub(crate) fn client(timeout: Option<Duration>) -> Result<reqwest::Client, reqwest::Error> {
+    let mut builder = reqwest::Client::builder()
+        .user_agent(concat!("yici/", env!("CARGO_PKG_VERSION")))
+        .connect_timeout(timeout.map_or(CONNECT_TIMEOUT, |t| t.min(CONNECT_TIMEOUT)))
+        .tcp_nodelay(true);
+    if let Some(t) = timeout {
+        builder = builder.timeout(t);
+    }
+    builder.build()
+}
+
+/// The signer for a connector's `[http.auth]`.
+pub(crate) fn signer(auth: &HttpAuth) -> Option<Arc<dyn RequestSigner>> {
+    match auth {
+        HttpAuth::None => None,
+        HttpAuth::Bearer { token } => Some(Arc::new(BearerAuth::new(token.clone()))),
+        HttpAuth::Basic { username, password } => {
+            Some(Arc::new(BasicAuth::new(username.clone(), password.clone())))
+        }
+        HttpAuth::HmacSha256 { app_key, secret } => Some(Arc::new(HmacSha256Signer::new(
+            app_key.clone(),
+            secret.clone(),
+        ))),
+    }
+}
+
 fn shown_url(url: &reqwest::Url) -> String {
     let host = url.host_str().unwrap_or("");
     match url.port() {
