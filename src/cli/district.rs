@@ -8,7 +8,7 @@ use anyhow::Result;
 use serde::Serialize;
 
 use crate::config::Config;
-use crate::store::Store;
+use crate::store::{OutboxStatus, Store};
 
 /// Counts for one department.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -18,6 +18,11 @@ pub struct DepartmentCounts {
     /// Empty fields in its records that the golden record has a value for,
     /// from other departments: what push-back would fill in.
     pub fillable: u64,
+    /// Its records that have received values from other departments
+    /// (written, put on its ledger, or suggested): data entered once.
+    pub records_filled: u64,
+    /// Deliveries still waiting (or parked).
+    pub waiting: u64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -51,6 +56,14 @@ pub async fn summarize(config: &Config, store: &Store) -> Result<DistrictSummary
             .or_default()
             .fillable += n;
     }
+    for (target, _, status, n) in store.outbox_counts().await? {
+        let counts = by_department.entry(department(&target)).or_default();
+        match status {
+            OutboxStatus::Delivered => counts.records_filled += n,
+            OutboxStatus::Pending | OutboxStatus::Parked => counts.waiting += n,
+            OutboxStatus::Superseded => {}
+        }
+    }
     Ok(DistrictSummary {
         residents: summary.masters,
         records: summary.staged.values().map(|c| c.active).sum(),
@@ -71,14 +84,16 @@ pub fn render(s: &DistrictSummary) -> String {
         "District summary 辖区概况\n  residents 居民        {:>9}  (from {} department records)\n",
         s.residents, s.records
     );
-    text.push_str("  department            records   fields others can fill in\n");
+    text.push_str("  department            records  fields others know  records filled  waiting\n");
     for (d, c) in &s.departments {
         text.push_str(&format!(
-            "  {} {:<14} {:>9}   {:>9}\n",
+            "  {} {:<14} {:>9}  {:>18}  {:>14}  {:>7}\n",
             label(d),
             d,
             c.records,
-            c.fillable
+            c.fillable,
+            c.records_filled,
+            c.waiting
         ));
     }
     let conflicts: u64 = s.conflicts.values().sum();
