@@ -12,9 +12,10 @@
 //!   `parked` for an operator (`yici outbox retry`), as is a configuration
 //!   error at once.
 //!
-//! Every outcome is recorded per row right after its write, so a delivery
-//! killed at any moment redoes at most the row in flight, and redoing it
-//! changes nothing (the guard finds our value already there).
+//! Outcomes are recorded once per page of rows, after their writes (and,
+//! for a ledger, after they are on disk), so a delivery killed at any
+//! moment redoes at most one page, and redoing it changes nothing (the
+//! guard finds our value already there; a ledger skips rows it holds).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -155,20 +156,26 @@ async fn deliver_target(
                 }
             }
         }
+        let mut settled = Vec::with_capacity(sent.len());
         for (item, result) in sent {
-            settle(store, &item, result, &mut done).await?;
+            if let Some(outcome) = settle(store, &item, result, &mut done).await? {
+                settled.push(outcome);
+            }
         }
+        // Outcomes of one page in one store transaction.
+        store.settle_outbox(&settled).await?;
     }
     Ok(done)
 }
 
-/// Records what one row's delivery came to.
+/// What one row's delivery came to: the outcome to record, or `None`
+/// when it failed (recorded here, with its retry).
 async fn settle(
     store: &Store,
     item: &OutboxItem,
     result: Result<Sent, ConnectorError>,
     done: &mut TargetDelivery,
-) -> Result<(), StoreError> {
+) -> Result<Option<(i64, OutboxStatus, String)>, StoreError> {
     let (status, outcome) = match result {
         Ok(Sent::Written(n)) => {
             done.values_written += n;
@@ -190,10 +197,12 @@ async fn settle(
             done.superseded += 1;
             (OutboxStatus::Superseded, why)
         }
-        Err(e) => return fail(store, item, &e, done).await,
+        Err(e) => {
+            fail(store, item, &e, done).await?;
+            return Ok(None);
+        }
     };
-    store.settle_outbox(item.id, status, &outcome).await?;
-    Ok(())
+    Ok(Some((item.id, status, outcome)))
 }
 
 /// What a row's delivery came to.

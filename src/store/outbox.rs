@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 
 use super::{
     json_text, now_text, timestamp, to_i64, Decode, PortableRow, Result, Store, StoreError,
+    WritePool,
 };
 
 text_enum! {
@@ -220,31 +221,33 @@ impl Store {
         Ok(())
     }
 
-    /// Ends a pending item as `status` (delivered or superseded) with what
-    /// happened; `false` if it was no longer pending.
-    pub async fn settle_outbox(
-        &self,
-        id: i64,
-        status: OutboxStatus,
-        outcome: &str,
-    ) -> Result<bool> {
+    /// Ends pending items, each as its status (delivered or superseded)
+    /// with what happened, in one transaction; returns how many were still
+    /// pending.
+    pub async fn settle_outbox(&self, settled: &[(i64, OutboxStatus, String)]) -> Result<u64> {
         const OP: &str = "settle_outbox";
+        let q = StoreError::query(OP);
         let now = now_text();
-        let done = on_pool!(self, pool => {
-            sqlx::query(
-                "UPDATE outbox SET status = $2, outcome = $3, delivered_at = $4, last_error = NULL \
-                 WHERE id = $1 AND status = 'pending'",
-            )
-            .bind(id)
-            .bind(status.as_str())
-            .bind(outcome)
-            .bind(&now)
-            .execute(pool)
-            .await
-            .map(|r| r.rows_affected())
+        on_pool!(self, pool => {
+            let mut tx = pool.begin_write().await.map_err(q)?;
+            let mut done = 0;
+            for (id, status, outcome) in settled {
+                done += sqlx::query(
+                    "UPDATE outbox SET status = $2, outcome = $3, delivered_at = $4, last_error = NULL \
+                     WHERE id = $1 AND status = 'pending'",
+                )
+                .bind(id)
+                .bind(status.as_str())
+                .bind(outcome)
+                .bind(&now)
+                .execute(&mut *tx)
+                .await
+                .map_err(q)?
+                .rows_affected();
+            }
+            tx.commit().await.map_err(q)?;
+            Ok(done)
         })
-        .map_err(StoreError::query(OP))?;
-        Ok(done == 1)
     }
 
     /// Deliveries, newest first, filtered by status and target.
