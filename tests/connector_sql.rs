@@ -22,39 +22,6 @@ use yici::connector::{open_source, Batch, ConnectorError, PullMode, PullRequest}
 use yici::demo::governance::RkxxRow;
 use yici::demo::{generate_population, records, DemoOptions, Department};
 
-macro_rules! backend_cases {
-    ($($case:ident),+ $(,)?) => {
-        mod postgres {
-            $(
-                #[tokio::test]
-                async fn $case() {
-                    let Some(db) = crate::Db::postgres().await else { return };
-                    super::$case(db).await;
-                }
-            )+
-        }
-
-        mod mariadb {
-            $(
-                #[tokio::test]
-                async fn $case() {
-                    let Some(db) = crate::Db::mariadb().await else { return };
-                    super::$case(db).await;
-                }
-            )+
-        }
-
-        mod sqlite {
-            $(
-                #[tokio::test]
-                async fn $case() {
-                    super::$case(crate::Db::sqlite().await).await;
-                }
-            )+
-        }
-    };
-}
-
 backend_cases!(
     sample_district_full_then_incremental_then_deletions,
     batches_are_ordered_by_cursor,

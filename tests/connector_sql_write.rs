@@ -22,39 +22,6 @@ use yici::config::Connector;
 use yici::connector::sql::{ColumnWrite, Expect, SqlTarget, Suggestion, UpdateOutcome};
 use yici::connector::{open_source, ConnectorError, PullRequest};
 
-macro_rules! backend_cases {
-    ($($case:ident),+ $(,)?) => {
-        mod postgres {
-            $(
-                #[tokio::test]
-                async fn $case() {
-                    let Some(db) = crate::Db::postgres().await else { return };
-                    super::$case(db).await;
-                }
-            )+
-        }
-
-        mod mariadb {
-            $(
-                #[tokio::test]
-                async fn $case() {
-                    let Some(db) = crate::Db::mariadb().await else { return };
-                    super::$case(db).await;
-                }
-            )+
-        }
-
-        mod sqlite {
-            $(
-                #[tokio::test]
-                async fn $case() {
-                    super::$case(crate::Db::sqlite().await).await;
-                }
-            )+
-        }
-    };
-}
-
 backend_cases!(
     fills_empty_columns_and_redelivery_is_already_done,
     department_edit_since_our_read_is_kept,

@@ -1,3 +1,4 @@
+pub mod backends;
 pub mod mariadb;
 pub mod postgres;
 pub mod throwaway;
