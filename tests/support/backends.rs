@@ -10,7 +10,7 @@ macro_rules! backend_cases {
             $(
                 #[tokio::test]
                 async fn $case() {
-                    let Some(db) = crate::Db::postgres().await else { return };
+                    let Some(db) = $crate::Db::postgres().await else { return };
                     super::$case(db).await;
                 }
             )+
@@ -20,7 +20,7 @@ macro_rules! backend_cases {
             $(
                 #[tokio::test]
                 async fn $case() {
-                    let Some(db) = crate::Db::mariadb().await else { return };
+                    let Some(db) = $crate::Db::mariadb().await else { return };
                     super::$case(db).await;
                 }
             )+
@@ -30,7 +30,7 @@ macro_rules! backend_cases {
             $(
                 #[tokio::test]
                 async fn $case() {
-                    super::$case(crate::Db::sqlite().await).await;
+                    super::$case($crate::Db::sqlite().await).await;
                 }
             )+
         }
