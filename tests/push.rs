@@ -402,3 +402,64 @@ fn push_specs_are_checked() {
         "{said}"
     );
 }
+
+#[test]
+fn residents_a_department_should_hold_are_created_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let gov_url = format!("sqlite://{}", dir.path().join("gov.db").display());
+    let ws = district(&gov_url);
+    ws.write(
+        "mappings/gov.toml",
+        "key = \"rkid\"\n[fields]\nname = { from = \"xm\" }\nid_number = { from = \"sfzh\" }\n\
+         phones = { from = \"lxdh\" }\ncurrent_address = { from = \"xzz\" }\n\
+         [push]\n[push.fields]\nname = { column = \"xm\", policy = \"fill_missing\" }\n\
+         id_number = { column = \"sfzh\", policy = \"fill_missing\" }\n\
+         phones = { column = \"lxdh\", policy = \"fill_missing\" }\n\
+         current_address = { column = \"xzz\", policy = \"fill_missing\" }\n\
+         [push.create]\naddress_contains = [\"鼓楼街道\"]\n",
+    );
+    let (zhou, wu) = (valid("33020319900707003"), valid("33020319910808004"));
+    ws.write(
+        "health.csv",
+        &format!(
+            "{HEADER}h1,李娜,{},13933334444,\nh3,周杰,{zhou},13512340000,鼓楼街道中山社区8幢1号\n\
+             h4,吴敏,{wu},13612340000,月湖街道青石社区2号\n",
+            id_li()
+        ),
+    );
+    let count = |sql: &str| cell(&gov_url, sql).unwrap_or_default();
+    let first = ws.json(&["sync"], 0);
+    assert_eq!(delivered(&first, "gov", "records_created"), 1, "{first}");
+    assert_eq!(
+        count(&format!(
+            "SELECT xm || '|' || lxdh || '|' || xzz FROM rkxx WHERE sfzh = '{zhou}'"
+        )),
+        "周杰|13512340000|鼓楼街道中山社区8幢1号"
+    );
+    assert_eq!(
+        count(&format!(
+            "SELECT CAST(COUNT(*) AS TEXT) FROM rkxx WHERE sfzh = '{wu}'"
+        )),
+        "0",
+        "not this department's resident"
+    );
+    // The created record comes back on the next pull, joins 周杰, and
+    // nothing is created again.
+    let again = ws.json(&["sync"], 0);
+    assert_eq!(delivered(&again, "gov", "records_created"), 0, "{again}");
+    assert_eq!(again["reconcile"]["golden"]["queued"], 0, "{again}");
+    assert_eq!(
+        count(&format!(
+            "SELECT CAST(COUNT(*) AS TEXT) FROM rkxx WHERE sfzh = '{zhou}'"
+        )),
+        "1"
+    );
+    let zhou_master = ws.json(&["show", &zhou], 0);
+    let records: Vec<&str> = zhou_master[0]["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["record"].as_str().unwrap())
+        .collect();
+    assert!(records.iter().any(|r| r.starts_with("gov:")), "{records:?}");
+}

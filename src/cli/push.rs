@@ -226,8 +226,8 @@ pub fn render_delivery(report: &DeliveryReport) -> String {
     }
     for (target, d) in report {
         s.push_str(&format!(
-            "{target}: {} values written, {} to its ledger, {} suggestions, {} already there, {} superseded by the department's own edits, {} retrying, {} parked\n",
-            d.values_written, d.ledgered, d.suggested, d.already_there, d.superseded, d.retrying, d.parked
+            "{target}: {} values written, {} records created, {} to its ledger, {} suggestions, {} already there, {} superseded by the department's own edits, {} retrying, {} parked\n",
+            d.values_written, d.records_created, d.ledgered, d.suggested, d.already_there, d.superseded, d.retrying, d.parked
         ));
         if let Some(e) = &d.error {
             s.push_str(&format!("  error: {e}\n"));

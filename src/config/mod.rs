@@ -228,6 +228,12 @@ fn check_push_targets(
                         ),
                     ));
                 }
+                if push.create.is_some() {
+                    errors.push(at(
+                        "push.create".to_owned(),
+                        "creating records over HTTP is not supported; create them in the department's system".to_owned(),
+                    ));
+                }
                 if push.suggests() && push.suggestions.is_none() {
                     errors.push(at(
                         "push.suggestions".to_owned(),

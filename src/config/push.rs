@@ -34,6 +34,18 @@ pub struct PushSection {
     pub method: Option<String>,
     #[serde(default)]
     pub fields: BTreeMap<String, PushFieldSection>,
+    /// Create records for residents the department should hold but lacks.
+    pub create: Option<CreateSection>,
+}
+
+/// `[push.create]`: which residents the department should hold.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateSection {
+    /// Residents whose golden address mentions one of these (a street, a
+    /// community); every resident when empty.
+    #[serde(default)]
+    pub address_contains: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -96,6 +108,16 @@ pub struct PushSpec {
     /// HTTP sources: `PUT` (default), `PATCH` or `POST`.
     pub method: String,
     pub fields: BTreeMap<GoldenField, PushField>,
+    /// Residents to create records for, when the department lacks them.
+    pub create: Option<CreateRule>,
+}
+
+/// Which residents a department should hold (`[push.create]`): living
+/// residents with a valid identity number (the column that tells whether
+/// the department has them already) whose address matches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreateRule {
+    pub address_contains: Vec<String>,
 }
 
 impl PushSpec {
@@ -216,11 +238,20 @@ pub fn resolve(
             ));
         }
     }
+    if section.create.is_some() && !fields.contains_key(&GoldenField::IdNumber) {
+        errors.push(locator.error(
+            "push.create",
+            "creating records needs push.fields.id_number: its column tells whether the department holds a resident already",
+        ));
+    }
     (errors.len() == before).then_some(PushSpec {
         suggestions: section.suggestions,
         url: section.url,
         method,
         fields,
+        create: section.create.map(|c| CreateRule {
+            address_contains: c.address_contains,
+        }),
     })
 }
 

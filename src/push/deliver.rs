@@ -25,7 +25,7 @@ use chrono::Utc;
 use serde::Serialize;
 
 use super::ledger::Ledger;
-use super::plan::{RecordPush, SUGGEST};
+use super::plan::{RecordPush, CREATE, SUGGEST};
 use crate::config::push::PushSpec;
 use crate::config::{Config, Connector, Location};
 use crate::connector::http::write::HttpTarget;
@@ -49,6 +49,8 @@ pub const DEFAULT_SUGGESTIONS: &str = "yici_suggestions";
 pub struct TargetDelivery {
     /// Values written into the department's records.
     pub values_written: u64,
+    /// Records created for residents it lacked.
+    pub records_created: u64,
     /// Rows whose values were already there (re-deliveries).
     pub already_there: u64,
     /// Suggestions written (table rows or ledger lines).
@@ -181,6 +183,10 @@ async fn settle(
             done.values_written += n;
             (OutboxStatus::Delivered, "written".to_owned())
         }
+        Ok(Sent::Created) => {
+            done.records_created += 1;
+            (OutboxStatus::Delivered, "created".to_owned())
+        }
         Ok(Sent::Already) => {
             done.already_there += 1;
             (OutboxStatus::Delivered, "already there".to_owned())
@@ -209,6 +215,8 @@ async fn settle(
 enum Sent {
     /// This many values written into the record.
     Written(u64),
+    /// A record created.
+    Created,
     Already,
     Suggested(u64),
     Ledgered(u64),
@@ -255,6 +263,10 @@ async fn send(
                 .map_err(|e| ConnectorError::Transient(e.to_string()))?;
             Ok(Sent::Ledgered(n))
         }
+        Writer::Http(_) if item.operation == CREATE => Err(ConnectorError::Config(format!(
+            "{}: creating records over HTTP is not supported",
+            item.target
+        ))),
         Writer::Http(target) => {
             let key = item.target_key.as_deref().unwrap_or_default();
             if item.operation == SUGGEST {
@@ -267,6 +279,24 @@ async fn send(
                 target.update(key, &column_writes(&push)).await?,
                 n,
             ))
+        }
+        Writer::Sql(target) if item.operation == CREATE => {
+            let identity = push.key.first().ok_or_else(|| {
+                ConnectorError::Data(format!(
+                    "outbox row {} creates a record without its identity",
+                    item.id
+                ))
+            })?;
+            let values: Vec<(String, String)> = push
+                .writes
+                .iter()
+                .map(|w| (w.column.clone(), w.new.clone()))
+                .collect();
+            Ok(if target.insert(identity, &values).await? {
+                Sent::Created
+            } else {
+                Sent::Already
+            })
         }
         Writer::Sql(target) if item.operation == SUGGEST => {
             for suggestion in suggestions_of(item, &push) {

@@ -12,4 +12,7 @@ pub mod ledger;
 pub mod plan;
 pub mod render;
 
-pub use plan::{plan, FieldWrite, RecordPush, StagedRow, Target, Targets, SUGGEST, UPDATE};
+pub use plan::{
+    new_record_key, plan, plan_create, FieldWrite, RecordPush, StagedRow, Target, Targets, CREATE,
+    SUGGEST, UPDATE,
+};

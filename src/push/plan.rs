@@ -15,6 +15,7 @@ use serde_json::{Map, Value};
 use super::render::{agrees, has, render};
 use crate::config::push::{Policy, PushSpec};
 use crate::master::golden::Golden;
+use crate::master::survivorship::GoldenField;
 use crate::model::record::ResidentRecord;
 use crate::store::{content_hash_parts, NewOutbox};
 
@@ -97,6 +98,15 @@ impl Targets {
 
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
+    }
+
+    /// Every target.
+    pub fn all(&self) -> impl Iterator<Item = Target<'_>> {
+        self.0.iter().map(|(name, (keys, spec))| Target {
+            name,
+            key_columns: keys,
+            spec,
+        })
     }
 
     pub fn names(&self) -> impl Iterator<Item = &str> {
@@ -199,6 +209,81 @@ pub fn plan(
         .collect()
 }
 
+/// Outbox operation creating a record.
+pub const CREATE: &str = "create";
+
+/// The record to create in `target` for the resident `master` when the
+/// department lacks one and should hold them (`[push.create]`): every
+/// pushed field's golden value, identified by the identity number.
+pub fn plan_create(golden: &Golden, master: &str, target: Target<'_>) -> Option<NewOutbox> {
+    let rule = target.spec.create.as_ref()?;
+    let id = golden.record.valid_id()?;
+    if golden.record.deceased == Some(true) || golden.record.moved_out == Some(true) {
+        return None;
+    }
+    if !rule.address_contains.is_empty() {
+        let addresses = [
+            &golden.record.current_address,
+            &golden.record.registered_address,
+        ];
+        let here = addresses.iter().flat_map(|a| a.as_ref()).any(|a| {
+            rule.address_contains
+                .iter()
+                .any(|part| a.normalized().contains(part.as_str()))
+        });
+        if !here {
+            return None;
+        }
+    }
+    let id_column = &target.spec.fields.get(&GoldenField::IdNumber)?.column;
+    let writes: Vec<FieldWrite> = target
+        .spec
+        .fields
+        .iter()
+        .filter_map(|(&field, spec)| {
+            Some(FieldWrite {
+                field: field.as_str().to_owned(),
+                column: spec.column.clone(),
+                policy: spec.policy,
+                old: None,
+                new: render(field, &golden.record, spec)?,
+                from: golden
+                    .provenance_source(field.as_str())
+                    .map(ToString::to_string),
+            })
+        })
+        .collect();
+    let what: Vec<String> = writes
+        .iter()
+        .map(|w| format!("{}\u{1f}{}", w.column, w.new))
+        .collect();
+    let idempotency_key = content_hash_parts(&[
+        target.name.as_bytes(),
+        master.as_bytes(),
+        CREATE.as_bytes(),
+        what.join("\u{1e}").as_bytes(),
+    ]);
+    let payload = RecordPush {
+        record: format!("{}:new", target.name),
+        key: vec![(id_column.clone(), id.as_str().to_owned())],
+        base_hash: String::new(),
+        writes,
+    };
+    Some(NewOutbox {
+        target: target.name.to_owned(),
+        master_id: master.to_owned(),
+        target_key: Some(new_record_key(master)),
+        operation: CREATE.to_owned(),
+        payload: serde_json::to_value(&payload).expect("push payloads serialize"),
+        idempotency_key,
+    })
+}
+
+/// The outbox's name for a record yet to be created for `master`.
+pub fn new_record_key(master: &str) -> String {
+    format!("new:{master}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -212,6 +297,7 @@ mod tests {
             suggestions: None,
             url: None,
             method: "PUT".to_owned(),
+            create: None,
             fields: fields
                 .iter()
                 .map(|(f, c, p)| {

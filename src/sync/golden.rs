@@ -17,7 +17,7 @@ use crate::mapping::business_time;
 use crate::master::golden::{build, Golden, SourceRecord};
 use crate::master::survivorship::Survivorship;
 use crate::model::record::ResidentRecord;
-use crate::push::{plan, StagedRow, Targets};
+use crate::push::{new_record_key, plan, plan_create, StagedRow, Targets};
 use crate::store::{
     GoldenChange, GoldenInput, GoldenWrite, MasterStatus, NewConflict, NewEvent, RunId, Store,
     StoreError,
@@ -201,6 +201,14 @@ fn rebuild(
         };
         outbox.extend(plan(&golden, &input.master_id, target, row));
         planned.push((r.source.clone(), r.source_key.clone()));
+    }
+    // Departments that should hold this resident but have no record.
+    for target in targets.all().filter(|t| t.spec.create.is_some()) {
+        if input.records.iter().any(|r| r.source == target.name) {
+            continue;
+        }
+        outbox.extend(plan_create(&golden, &input.master_id, target));
+        planned.push((target.name.to_owned(), new_record_key(&input.master_id)));
     }
     counts.planned = outbox.len() as u64;
     let value = serde_json::to_value(&golden).expect("golden records serialize");

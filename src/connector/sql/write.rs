@@ -352,6 +352,76 @@ impl SqlTarget {
         )))
     }
 
+    /// Creates a record for a resident the department lacks, unless a row
+    /// already has the same `identity` (column, value) — the resident's
+    /// identity number: a re-delivery, or the department entered them
+    /// meanwhile. `values` are the columns to fill; the key is left to the
+    /// table (a generated id). One statement: `INSERT … SELECT … WHERE NOT
+    /// EXISTS`. Returns whether a row was added.
+    pub async fn insert(
+        &mut self,
+        identity: &(String, String),
+        values: &[(String, String)],
+    ) -> Result<bool, ConnectorError> {
+        self.usable()?;
+        let keys = self.resolve_key(std::slice::from_ref(identity))?;
+        if !self.key_can_match(&keys) {
+            return Err(ConnectorError::Data(format!(
+                "{}: column `{}` cannot hold the identity number",
+                self.context, identity.0
+            )));
+        }
+        let mut columns = Vec::with_capacity(values.len());
+        for (name, value) in values {
+            let i = self.find_usable(name, "push")?;
+            if columns.contains(&i) {
+                return Err(ConnectorError::Config(format!(
+                    "{}: column `{name}` is written twice in one record",
+                    self.context
+                )));
+            }
+            if !fits(self.columns[i].family, value) {
+                return Err(ConnectorError::Data(format!(
+                    "{}: column `{name}` ({}) holds numbers; the value to write is not one",
+                    self.context, self.columns[i].type_name
+                )));
+            }
+            columns.push(i);
+        }
+        let mut w = Writer::new(self.backend);
+        let names: Vec<String> = columns
+            .iter()
+            .map(|&i| quote(self.backend, &self.columns[i].name))
+            .collect();
+        w.push(&format!(
+            "INSERT INTO {} ({}) SELECT ",
+            self.table,
+            names.join(", ")
+        ));
+        for (n, (&i, (_, value))) in columns.iter().zip(values).enumerate() {
+            if n > 0 {
+                w.push(", ");
+            }
+            let p = w.text(value);
+            let assigned = self.assigned(&self.columns[i], &p);
+            w.push(&assigned);
+        }
+        if self.backend == Backend::MySql {
+            w.push(" FROM DUAL");
+        }
+        w.push(&format!(
+            " WHERE NOT EXISTS (SELECT 1 FROM {} WHERE ",
+            self.table
+        ));
+        self.push_key(&mut w, &keys);
+        w.push(")");
+        let list = names.join(", ");
+        let conn = &mut self.conn;
+        let result = tokio::time::timeout(WRITE_TIMEOUT, execute_one(conn, &w.sql, &w.args)).await;
+        let added = self.settle(result, "an insert", &list)?;
+        Ok(added == 1)
+    }
+
     /// Writes a suggestion for the department to confirm into `table` in the
     /// same database, creating it if missing (`id` auto, `outbox_id BIGINT`,
     /// `record_key`, `field`, `column_name VARCHAR(64)`, `current_value`,
