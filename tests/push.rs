@@ -463,3 +463,113 @@ fn residents_a_department_should_hold_are_created_once() {
         .collect();
     assert!(records.iter().any(|r| r.starts_with("gov:")), "{records:?}");
 }
+
+/// A SQL literal.
+fn lit(v: Option<&str>) -> String {
+    v.map_or("NULL".to_owned(), |s| {
+        format!("'{}'", s.replace('\'', "''"))
+    })
+}
+
+/// The sample district's governance register, loaded into `url`'s
+/// database, receives the whole cycle: the phones and identity numbers
+/// other departments know are written where it had none, and a second
+/// cycle writes nothing.
+fn sample_register(url: &str) {
+    let ws = Workspace::with_shipped_config();
+    let persons = 300;
+    // The sample's files (its own run writes them), then a fresh store.
+    ws.json(&["demo", "--persons", &persons.to_string()], 0);
+    std::fs::remove_dir_all(ws.path("var")).unwrap();
+    let options = yici::demo::DemoOptions {
+        persons,
+        seed: 2026,
+    };
+    let population = yici::demo::generate_population(&options);
+    let text = if url.starts_with("postgres") {
+        "TEXT"
+    } else {
+        "VARCHAR(255)"
+    };
+    let mut sql = vec![format!(
+        "CREATE TABLE rkxx (rkid BIGINT PRIMARY KEY, xm {text}, xb {text}, sfzh {text}, csrq {text}, \
+         mz {text}, lxdh {text}, hjdz {text}, xzz {text}, rylx {text}, hh {text}, yhzgx {text}, \
+         wgbm {text}, sqmc {text}, sfsw INTEGER, gxsj {text})"
+    )];
+    for r in yici::demo::records(&population, yici::demo::Department::Governance) {
+        let row = yici::demo::governance::RkxxRow::of(&r);
+        sql.push(format!(
+            "INSERT INTO rkxx VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {})",
+            row.rkid,
+            lit(Some(&row.xm)),
+            lit(Some(row.xb)),
+            lit(row.sfzh.as_deref()),
+            lit(Some(&row.csrq)),
+            lit(row.mz),
+            lit(row.lxdh.as_deref()),
+            lit(row.hjdz.as_deref()),
+            lit(row.xzz.as_deref()),
+            lit(Some(row.rylx)),
+            lit(Some(&row.hh)),
+            lit(Some(row.yhzgx)),
+            lit(Some(&row.wgbm)),
+            lit(Some(row.sqmc)),
+            row.sfsw,
+            lit(Some(&row.gxsj)),
+        ));
+    }
+    exec(url, &sql);
+    ws.edit(
+        "connectors/governance.toml",
+        "url = \"${YICI_GOVERNANCE_DB_URL:-sqlite://${YICI_SAMPLE_DIR:-sample}/governance/population.db}\"",
+        &format!("url = \"{url}\""),
+    );
+    // The sample's HR API runs only inside `yici demo`.
+    ws.edit(
+        "connectors/hr.toml",
+        "kind = \"http\"",
+        "kind = \"http\"\nenabled = false",
+    );
+    let without_phone = |url: &str| {
+        cell(
+            url,
+            "SELECT CAST(COUNT(*) AS CHAR(20)) FROM rkxx WHERE lxdh IS NULL OR lxdh = ''",
+        )
+        .unwrap()
+        .trim()
+        .parse::<u64>()
+        .unwrap()
+    };
+    let before = without_phone(url);
+    let first = ws.json(&["sync"], 0);
+    let written = delivered(&first, "governance", "values_written");
+    assert!(written > 0, "{first}");
+    let after = without_phone(url);
+    assert!(after < before, "{before} → {after}: {first}");
+    assert!(
+        delivered(&first, "governance", "superseded") == 0,
+        "{first}"
+    );
+    let again = ws.json(&["sync"], 0);
+    for target in ["governance", "health", "civil_affairs"] {
+        assert_eq!(delivered(&again, target, "values_written"), 0, "{again}");
+        assert_eq!(delivered(&again, target, "ledgered"), 0, "{again}");
+    }
+    assert_eq!(without_phone(url), after);
+}
+
+#[test]
+fn the_sample_register_in_postgresql_receives_the_whole_cycle() {
+    let Some(db) = support::throwaway::on_fresh_thread(support::postgres::test_db).flatten() else {
+        return;
+    };
+    sample_register(db.url());
+}
+
+#[test]
+fn the_sample_register_in_mariadb_receives_the_whole_cycle() {
+    let Some(db) = support::throwaway::on_fresh_thread(support::mariadb::test_db).flatten() else {
+        return;
+    };
+    sample_register(db.url());
+}
