@@ -601,3 +601,36 @@ fn the_sample_register_in_mariadb_receives_the_whole_cycle() {
     };
     sample_register(db.url());
 }
+
+#[test]
+fn one_delivery_at_a_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("gov.db").display());
+    let ws = district(&url);
+    ws.json(&["pull"], 0);
+    ws.json(&["reconcile"], 0);
+    // Another live process (this test) is delivering.
+    let db = ws.path("var/yici.db");
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    let holder = format!("{}:{}", host.trim(), std::process::id());
+    support::throwaway::on_fresh_thread(move || async move {
+        let store = yici::store::Store::open(&format!("sqlite://{}", db.display()))
+            .await
+            .unwrap();
+        let hour = std::time::Duration::from_secs(3600);
+        assert!(store.try_acquire_lock("push", &holder, hour).await.unwrap());
+        store.close().await;
+    });
+    let busy = ws.yici(&["push"]);
+    assert_eq!(busy.status.code(), Some(1));
+    assert!(
+        stderr(&busy).contains("another push is delivering"),
+        "{}",
+        stderr(&busy)
+    );
+    assert_eq!(
+        cell(&url, "SELECT lxdh FROM rkxx WHERE rkid = 1"),
+        None,
+        "nothing delivered"
+    );
+}

@@ -1,7 +1,9 @@
-//! The `resolve` lock: one process at a time changes the master index
-//! (a reconcile run, a steward's command), across processes sharing a store.
-//! The lock of a process that was killed on this host is taken over: its
-//! work committed in one transaction or not at all.
+//! Job locks held by CLI commands across processes sharing a store: the
+//! `resolve` lock (one process at a time changes the master index: a
+//! reconcile run, a steward's command) and the `push` lock (one delivery
+//! at a time, so no outbox row is sent by two processes). The lock of a
+//! process that was killed on this host is taken over: its work committed
+//! or is redone without effect.
 
 use std::time::Duration;
 
@@ -9,45 +11,65 @@ use anyhow::Result;
 
 use crate::store::Store;
 
-/// The lock's name in the store.
-const LOCK: &str = "resolve";
+/// The master index's lock.
+const RESOLVE: &str = "resolve";
+/// Delivery's lock.
+const PUSH: &str = "push";
 
 /// How long the lock holds if this process dies without releasing it.
 const LOCK_TTL: Duration = Duration::from_secs(3600);
 
-/// The held lock; [`IndexLock::release`] it when done.
-pub struct IndexLock {
+/// A held lock; [`JobLock::release`] it when done.
+pub struct JobLock {
+    name: &'static str,
     holder: String,
 }
 
-impl IndexLock {
-    /// Takes the lock, or fails with a message naming who holds it.
-    pub async fn acquire(store: &Store) -> Result<IndexLock> {
+/// The master index's lock.
+pub type IndexLock = JobLock;
+
+impl JobLock {
+    /// Takes the master index's lock, or fails naming who holds it.
+    pub async fn acquire(store: &Store) -> Result<JobLock> {
+        JobLock::take(
+            store,
+            RESOLVE,
+            "another resolve or steward command is changing the master index",
+        )
+        .await
+    }
+
+    /// Takes delivery's lock, or fails naming who holds it.
+    pub async fn acquire_push(store: &Store) -> Result<JobLock> {
+        JobLock::take(store, PUSH, "another push is delivering").await
+    }
+
+    async fn take(store: &Store, name: &'static str, busy: &str) -> Result<JobLock> {
         let holder = lock_holder_name(std::process::id());
-        if !store.try_acquire_lock(LOCK, &holder, LOCK_TTL).await? {
-            let current = store.lock_holder(LOCK).await?;
+        if !store.try_acquire_lock(name, &holder, LOCK_TTL).await? {
+            let current = store.lock_holder(name).await?;
             let stale = current.clone().filter(|h| is_dead_local_holder(h));
             let taken = match stale {
                 Some(dead) => {
-                    tracing::warn!(holder = %dead, "taking over the resolve lock of a process that is gone");
-                    store.release_lock(LOCK, &dead).await?
-                        && store.try_acquire_lock(LOCK, &holder, LOCK_TTL).await?
+                    tracing::warn!(holder = %dead, lock = name, "taking over the lock of a process that is gone");
+                    store.release_lock(name, &dead).await?
+                        && store.try_acquire_lock(name, &holder, LOCK_TTL).await?
                 }
                 None => false,
             };
             if !taken {
                 anyhow::bail!(
-                    "another resolve or steward command is changing the master index (lock `{LOCK}` held by {}); try again when it has finished",
+                    "{busy} (lock `{name}` held by {}); try again when it has finished",
                     current.as_deref().unwrap_or("another process")
                 );
             }
         }
-        Ok(IndexLock { holder })
+        Ok(JobLock { name, holder })
     }
 
     /// Releases the lock.
     pub async fn release(self, store: &Store) -> Result<()> {
-        store.release_lock(LOCK, &self.holder).await?;
+        store.release_lock(self.name, &self.holder).await?;
         Ok(())
     }
 }

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use anyhow::Result;
 use serde::Serialize;
 
+use super::lock::JobLock;
 use super::resident::shown;
 use super::{context, exit, Cli, Output};
 use crate::config::Config;
@@ -102,8 +103,10 @@ pub async fn run(cli: &Cli, args: &PushArgs, out: &Output) -> Result<i32> {
     result
 }
 
-/// Delivers under a `push` run; shared with `yici sync`.
+/// Delivers under the push lock and a `push` run; shared with `yici sync`
+/// and `yici demo`.
 pub async fn push(config: &Config, store: &Store, names: &[String]) -> Result<DeliveryReport> {
+    let lock = JobLock::acquire_push(store).await?;
     let run = store.begin_run("push").await?;
     let result = deliver(store, config, names).await;
     let outcome = match &result {
@@ -119,6 +122,7 @@ pub async fn push(config: &Config, store: &Store, names: &[String]) -> Result<De
         },
     };
     store.finish_run(run, outcome).await?;
+    lock.release(store).await?;
     Ok(result?)
 }
 
