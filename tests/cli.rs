@@ -298,3 +298,43 @@ fn check_runs_mapping_examples_and_shows_the_difference() {
     assert!(text.contains("examples[0]"), "{text}");
     assert!(text.contains("expected \"王芬\", got \"王芳\""), "{text}");
 }
+
+#[test]
+fn status_and_runs_show_jobs_failures_schedules_and_queues() {
+    let ws = Workspace::with_shipped_config();
+    // The sample's files are missing: every pull fails, and says so.
+    let failed = ws.yici(&["pull", "health"]);
+    assert_eq!(failed.status.code(), Some(4), "{}", stderr(&failed));
+    ws.json(&["reconcile"], 0);
+    let status = ws.json(&["status"], 0);
+    let jobs: Vec<&str> = status["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| j["job"].as_str().unwrap())
+        .collect();
+    assert_eq!(jobs, ["pull", "resolve"], "{status}");
+    assert_eq!(status["jobs"][1]["status"], "succeeded");
+    // The shipped schedules: sync nightly, push every ten minutes, and
+    // each connector's pull.
+    for job in ["sync", "push", "pull health", "pull governance"] {
+        assert!(status["next_runs"][job].is_string(), "{job}: {status}");
+    }
+    assert_eq!(status["outbox_pending"], 0);
+    let text = stdout(&ws.yici(&["status"]));
+    assert!(
+        text.contains("next runs (China time):") && text.contains("sync"),
+        "{text}"
+    );
+
+    let all = ws.json(&["runs"], 0);
+    assert_eq!(all.as_array().unwrap().len(), 2, "{all}");
+    let only_resolve = ws.json(&["runs", "--job", "resolve"], 0);
+    assert_eq!(only_resolve.as_array().unwrap().len(), 1);
+    assert!(ws
+        .json(&["runs", "--failed"], 0)
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|r| r["status"] != "succeeded"));
+}

@@ -23,6 +23,7 @@ mod restage;
 mod review;
 mod search;
 mod show;
+mod status;
 mod steward;
 mod sync;
 mod train;
@@ -144,6 +145,10 @@ pub enum Command {
     Outbox(push::OutboxArgs),
     /// One whole cycle: pull every source, resolve, golden records, deliver.
     Sync(sync::SyncArgs),
+    /// The last run of every job, the next scheduled runs, and what is waiting.
+    Status(status::StatusArgs),
+    /// Run history (--failed: only failed or interrupted runs).
+    Runs(status::RunsArgs),
 }
 
 /// Parses the command line, runs it and returns the process exit code.
@@ -196,6 +201,8 @@ pub fn main() -> i32 {
             Command::Push(args) => push::run(&cli, args, &out).await,
             Command::Outbox(args) => push::outbox(&cli, args, &out).await,
             Command::Sync(args) => sync::run(&cli, args, &out).await,
+            Command::Status(args) => status::status(&cli, args, &out).await,
+            Command::Runs(args) => status::runs(&cli, args, &out).await,
         }
     });
     match result {

@@ -100,6 +100,18 @@ pub fn china_date(text: &str) -> String {
         .unwrap_or_else(|_| text.chars().take(10).collect())
 }
 
+/// A stored instant (RFC 3339) as China's wall-clock time, to the second.
+pub fn china_date_time(text: &str) -> String {
+    let cst = chrono::FixedOffset::east_opt(8 * 3600).expect("UTC+8 is a valid offset");
+    chrono::DateTime::parse_from_rfc3339(text)
+        .map(|t| {
+            t.with_timezone(&cst)
+                .format("%Y-%m-%d %H:%M:%S")
+                .to_string()
+        })
+        .unwrap_or_else(|_| text.to_owned())
+}
+
 /// The fields of a canonical record (JSON) that are present, as
 /// (label, text) rows.
 pub fn record_rows(record: &Value, reveal: bool) -> Vec<(&'static str, String)> {

@@ -17,12 +17,18 @@ impl Schedule {
         &self.source
     }
 
-    /// The next time this schedule fires after `after`.
+    /// The next time this schedule fires after `after`. Expressions are
+    /// read in China Standard Time (UTC+8), where every district office
+    /// is: `30 1 * * *` is 01:30 in Beijing whatever the server's zone.
     pub fn next_after(
         &self,
         after: &chrono::DateTime<chrono::Utc>,
     ) -> Option<chrono::DateTime<chrono::Utc>> {
-        self.parsed.after(after).next()
+        let cst = chrono::FixedOffset::east_opt(8 * 3600)?;
+        self.parsed
+            .after(&after.with_timezone(&cst))
+            .next()
+            .map(|t| t.with_timezone(&chrono::Utc))
     }
 }
 
@@ -52,6 +58,19 @@ impl FromStr for Schedule {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn schedules_are_read_in_china_time() {
+        let s: Schedule = "30 1 * * *".parse().unwrap();
+        let noon_utc = chrono::DateTime::parse_from_rfc3339("2026-11-27T12:00:00Z")
+            .unwrap()
+            .with_timezone(&chrono::Utc);
+        // 01:30 in Beijing is 17:30 UTC the day before it.
+        assert_eq!(
+            s.next_after(&noon_utc).unwrap().to_rfc3339(),
+            "2026-11-27T17:30:00+00:00"
+        );
+    }
     use chrono::TimeZone;
 
     #[test]
@@ -68,10 +87,15 @@ mod tests {
                     .unwrap()
             )
         );
+        // 02:00 in Beijing (20:07 there now) is 18:00 UTC.
         let six: Schedule = "0 0 2 * * *".parse().unwrap();
         assert_eq!(
             six.next_after(&at),
-            Some(chrono::Utc.with_ymd_and_hms(2026, 11, 28, 2, 0, 0).unwrap())
+            Some(
+                chrono::Utc
+                    .with_ymd_and_hms(2026, 11, 27, 18, 0, 0)
+                    .unwrap()
+            )
         );
     }
 

@@ -123,6 +123,48 @@ impl Store {
         Ok(())
     }
 
+    /// Runs newest first, optionally only failed (or interrupted) ones, or
+    /// only those of one job.
+    pub async fn runs(&self, limit: u64, failed_only: bool, job: Option<&str>) -> Result<Vec<Run>> {
+        const OP: &str = "runs";
+        let limit = to_i64(OP, limit)?;
+        let sql = format!(
+            "SELECT {RUN_COLUMNS} FROM runs \
+             WHERE ($1 = 0 OR status IN ('failed', 'interrupted')) \
+               AND (CAST($2 AS TEXT) IS NULL OR job = CAST($2 AS TEXT)) \
+             ORDER BY id DESC LIMIT $3"
+        );
+        on_pool!(self, pool => {
+            sqlx::query(&sql)
+                .bind(i64::from(failed_only))
+                .bind(job)
+                .bind(limit)
+                .fetch_all(pool)
+                .await
+                .map_err(StoreError::query(OP))?
+                .iter()
+                .map(|row| run_of(row, OP))
+                .collect()
+        })
+    }
+
+    /// The latest run of every job, by job name.
+    pub async fn last_run_per_job(&self) -> Result<Vec<Run>> {
+        const OP: &str = "last_run_per_job";
+        let sql = format!(
+            "SELECT {RUN_COLUMNS} FROM runs WHERE id IN (SELECT MAX(id) FROM runs GROUP BY job) ORDER BY job"
+        );
+        on_pool!(self, pool => {
+            sqlx::query(&sql)
+                .fetch_all(pool)
+                .await
+                .map_err(StoreError::query(OP))?
+                .iter()
+                .map(|row| run_of(row, OP))
+                .collect()
+        })
+    }
+
     /// The latest `limit` runs, newest first.
     pub async fn recent_runs(&self, limit: u64) -> Result<Vec<Run>> {
         const OP: &str = "recent_runs";

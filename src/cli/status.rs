@@ -1,0 +1,192 @@
+//! `yici status`: how the system stands — the last run of every job with
+//! its counts or error, when each scheduled job runs next, and the queues
+//! waiting for people (reviews, conflicts, quarantine) or for delivery.
+//! `yici runs [--failed]`: the run history.
+
+use std::collections::BTreeMap;
+
+use anyhow::Result;
+use chrono::Utc;
+use serde::Serialize;
+
+use super::resident::china_date_time;
+use super::{context, exit, Cli, Output};
+use crate::model::mask::mask_digits_in_text;
+use crate::store::{OutboxStatus, Run};
+
+#[derive(Debug, clap::Args)]
+pub struct StatusArgs {}
+
+#[derive(Debug, clap::Args)]
+pub struct RunsArgs {
+    /// Only runs that failed or were interrupted.
+    #[arg(long)]
+    pub failed: bool,
+    /// Only this job (`pull`, `resolve`, `push`, `merge`, …).
+    #[arg(long)]
+    pub job: Option<String>,
+    #[arg(long, default_value_t = 20)]
+    pub limit: u64,
+}
+
+#[derive(Debug, Serialize)]
+struct RunView {
+    id: i64,
+    job: String,
+    status: String,
+    started_at: String,
+    seconds: Option<f64>,
+    counts: serde_json::Value,
+    /// Identity numbers and phones masked.
+    error: Option<String>,
+}
+
+impl From<Run> for RunView {
+    fn from(r: Run) -> RunView {
+        RunView {
+            id: r.id.0,
+            job: r.job,
+            status: r.status.to_string(),
+            started_at: crate::store::timestamp(r.started_at),
+            seconds: r
+                .finished_at
+                .map(|f| (f - r.started_at).num_milliseconds() as f64 / 1000.0),
+            counts: r.counts,
+            error: r.error.as_deref().map(mask_digits_in_text),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+struct Status {
+    /// The latest run of every job.
+    jobs: Vec<RunView>,
+    /// Scheduled job → its next run (RFC 3339).
+    next_runs: BTreeMap<String, String>,
+    pending_reviews: u64,
+    conflicts: u64,
+    quarantined: u64,
+    outbox_pending: u64,
+    outbox_parked: u64,
+}
+
+pub async fn status(cli: &Cli, _args: &StatusArgs, out: &Output) -> Result<i32> {
+    let config = context::load_config(cli)?;
+    let store = context::open_store(&config).await?;
+    let jobs: Vec<RunView> = store
+        .last_run_per_job()
+        .await?
+        .into_iter()
+        .map(RunView::from)
+        .collect();
+    let summary = store.summary().await?;
+    let conflicts = store.conflict_counts().await?.iter().map(|(_, n)| n).sum();
+    let (mut pending, mut parked) = (0, 0);
+    for (_, _, status, n) in store.outbox_counts().await? {
+        match status {
+            OutboxStatus::Pending => pending += n,
+            OutboxStatus::Parked => parked += n,
+            _ => {}
+        }
+    }
+    store.close().await;
+    let now = Utc::now();
+    let settings = &config.settings;
+    let mut next_runs = BTreeMap::new();
+    for (job, schedule) in [
+        ("sync", &settings.sync_schedule),
+        ("resolve", &settings.resolve_schedule),
+        ("push", &settings.push_schedule),
+    ] {
+        if let Some(next) = schedule.as_ref().and_then(|s| s.next_after(&now)) {
+            next_runs.insert(job.to_owned(), crate::store::timestamp(next));
+        }
+    }
+    for (name, connector) in &config.connectors {
+        if let Some(next) = connector
+            .schedule
+            .as_ref()
+            .filter(|_| connector.enabled)
+            .and_then(|s| s.next_after(&now))
+        {
+            next_runs.insert(format!("pull {name}"), crate::store::timestamp(next));
+        }
+    }
+    let status = Status {
+        jobs,
+        next_runs,
+        pending_reviews: summary.pending_reviews,
+        conflicts,
+        quarantined: summary.quarantined,
+        outbox_pending: pending,
+        outbox_parked: parked,
+    };
+    out.emit(&status, || render_status(&status));
+    Ok(exit::OK)
+}
+
+fn render_status(s: &Status) -> String {
+    let mut text = String::from("last runs:\n");
+    if s.jobs.is_empty() {
+        text.push_str("  none yet\n");
+    }
+    for r in &s.jobs {
+        text.push_str(&format!(
+            "  {:<16} #{:<5} {:<11} {}  {}\n",
+            r.job,
+            r.id,
+            r.status,
+            china_date_time(&r.started_at),
+            r.seconds.map(|s| format!("{s:.1}s")).unwrap_or_default()
+        ));
+        if let Some(e) = &r.error {
+            text.push_str(&format!("    error: {e}\n"));
+        }
+    }
+    text.push_str("next runs (China time):\n");
+    if s.next_runs.is_empty() {
+        text.push_str("  nothing scheduled\n");
+    }
+    for (job, at) in &s.next_runs {
+        text.push_str(&format!("  {job:<24} {}\n", china_date_time(at)));
+    }
+    text.push_str(&format!(
+        "waiting: {} pairs to review, {} conflicts, {} quarantined records, {} deliveries pending, {} parked\n",
+        s.pending_reviews, s.conflicts, s.quarantined, s.outbox_pending, s.outbox_parked
+    ));
+    text
+}
+
+pub async fn runs(cli: &Cli, args: &RunsArgs, out: &Output) -> Result<i32> {
+    let config = context::load_config(cli)?;
+    let store = context::open_store(&config).await?;
+    let runs: Vec<RunView> = store
+        .runs(args.limit, args.failed, args.job.as_deref())
+        .await?
+        .into_iter()
+        .map(RunView::from)
+        .collect();
+    store.close().await;
+    out.emit(&runs, || {
+        let mut text = String::new();
+        for r in &runs {
+            text.push_str(&format!(
+                "#{:<5} {:<16} {:<11} {}  {}{}\n",
+                r.id,
+                r.job,
+                r.status,
+                china_date_time(&r.started_at),
+                r.seconds.map(|s| format!("{s:.1}s")).unwrap_or_default(),
+                r.error
+                    .as_deref()
+                    .map(|e| format!("\n       {e}"))
+                    .unwrap_or_default()
+            ));
+        }
+        if runs.is_empty() {
+            text.push_str("no runs\n");
+        }
+        text
+    });
+    Ok(exit::OK)
+}
