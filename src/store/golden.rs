@@ -131,6 +131,35 @@ impl Store {
         .map_err(StoreError::query(OP))
     }
 
+    /// How many masters wait for their golden record to be rebuilt.
+    pub async fn stale_master_count(&self) -> Result<u64> {
+        const OP: &str = "stale_master_count";
+        let n: i64 = on_pool!(self, pool => {
+            sqlx::query_scalar("SELECT COUNT(*) FROM masters WHERE golden_stale = 1")
+                .fetch_one(pool)
+                .await
+        })
+        .map_err(StoreError::query(OP))?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    /// Refreshes the planner's statistics of the master index after bulk
+    /// writes. PostgreSQL's autovacuum analyzes a table only some time
+    /// after it grew; until then a join planned on the empty table's
+    /// statistics scans every staged record per batch (450 ms instead of
+    /// 23 ms for 500 masters at 100k residents).
+    pub async fn refresh_statistics(&self) -> Result<()> {
+        const OP: &str = "refresh_statistics";
+        let sql = self.dialect((
+            "PRAGMA optimize",
+            "ANALYZE links, staged_records, masters, outbox",
+        ));
+        on_pool!(self, pool => {
+            sqlx::query(sql).execute(pool).await.map(|_| ())
+        })
+        .map_err(StoreError::query(OP))
+    }
+
     /// Marks these masters' golden records for rebuilding.
     pub async fn mark_golden_stale(&self, ids: &[String]) -> Result<()> {
         const OP: &str = "mark_golden_stale";

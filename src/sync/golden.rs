@@ -23,6 +23,10 @@ use crate::store::{
     StoreError,
 };
 
+/// Stale masters from which a rebuild first refreshes the store's
+/// statistics.
+const BIG_REBUILD: u64 = 10_000;
+
 /// Masters rebuilt per batch (one transaction each).
 const BATCH: i64 = 1000;
 
@@ -75,6 +79,11 @@ pub async fn golden_run(
         store.mark_all_golden_stale().await?;
         // The marks are stored: a run killed from here on resumes them.
         store.set_store_state(RULES_KEY, &fingerprint).await?;
+    }
+    // A big rebuild follows bulk writes (a first resolution, a full run):
+    // the planner needs the tables' real sizes first.
+    if store.stale_master_count().await? >= BIG_REBUILD {
+        store.refresh_statistics().await?;
     }
     let (mut read, mut built, mut written) = (0.0, 0.0, 0.0);
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
