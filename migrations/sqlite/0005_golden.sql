@@ -32,11 +32,12 @@ CREATE TABLE conflicts (
 CREATE INDEX conflicts_master ON conflicts (master_id);
 
 -- Lookup keys of active masters (identity numbers, folded names, pinyin,
--- phones), replaced with the golden record.
+-- phones), replaced with the golden record. Derived data, rewritten with
+-- every golden version: no foreign key to check per row.
 CREATE TABLE master_keys (
     kind      TEXT NOT NULL,
     value     TEXT NOT NULL,
-    master_id TEXT NOT NULL REFERENCES masters (id),
+    master_id TEXT NOT NULL,
     PRIMARY KEY (kind, value, master_id)
 ) WITHOUT ROWID;
 CREATE INDEX master_keys_master ON master_keys (master_id);

@@ -272,9 +272,10 @@ impl Store {
         let run = run.map(|r| r.0);
         // Masters whose keys and conflicts are replaced or dropped, and
         // those whose golden record only needs its flag cleared.
+        // (A first version replaces nothing: a master never built has none.)
         let replaced: Vec<String> = writes
             .iter()
-            .filter(|w| w.change.is_some() || w.retired)
+            .filter(|w| w.change.as_ref().is_some_and(|c| c.version > 1) || w.retired)
             .map(|w| w.master_id.clone())
             .collect();
         let unchanged: Vec<String> = writes
