@@ -8,6 +8,7 @@
 pub mod cli;
 pub mod config;
 pub mod connector;
+pub mod daemon;
 pub mod demo;
 pub mod mapping;
 pub mod master;

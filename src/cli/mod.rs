@@ -21,6 +21,7 @@ mod reconcile;
 mod resident;
 mod restage;
 mod review;
+mod run;
 mod search;
 mod show;
 mod status;
@@ -149,6 +150,8 @@ pub enum Command {
     Status(status::StatusArgs),
     /// Run history (--failed: only failed or interrupted runs).
     Runs(status::RunsArgs),
+    /// The daemon: run scheduled jobs, serve /healthz, /readyz and /metrics.
+    Run(run::RunArgs),
 }
 
 /// Parses the command line, runs it and returns the process exit code.
@@ -203,6 +206,7 @@ pub fn main() -> i32 {
             Command::Sync(args) => sync::run(&cli, args, &out).await,
             Command::Status(args) => status::status(&cli, args, &out).await,
             Command::Runs(args) => status::runs(&cli, args, &out).await,
+            Command::Run(args) => run::run(&cli, args, &out).await,
         }
     });
     match result {

@@ -1,0 +1,91 @@
+//! `yici run`, the daemon, as systemd would run it: it serves its health
+//! endpoints, runs the whole cycle when its schedule says so, reports it in
+//! the metrics, and stops cleanly on SIGTERM.
+
+mod support;
+
+use std::io::{Read, Write};
+use std::time::{Duration, Instant};
+
+use support::workspace::{stderr, Workspace};
+
+/// `GET path` on loopback `port`: (status line, body), or `None` while
+/// nothing listens.
+fn get(port: u16, path: &str) -> Option<(String, String)> {
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut text = String::new();
+    s.read_to_string(&mut text).ok()?;
+    let (head, body) = text.split_once("\r\n\r\n")?;
+    Some((head.lines().next()?.to_owned(), body.to_owned()))
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn until<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn the_daemon_runs_its_schedule_serves_health_and_stops_on_sigterm() {
+    let ws = Workspace::with_shipped_config();
+    // The whole cycle every two seconds (a 6-field expression).
+    ws.edit(
+        "config/yici.toml",
+        "sync = \"30 1 * * *\"",
+        "sync = \"*/2 * * * * *\"",
+    );
+    let port = free_port();
+    let daemon = ws
+        .command(&["run", "--listen", &format!("127.0.0.1:{port}")])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (status, body) = until("/healthz", || get(port, "/healthz"));
+    assert!(status.contains("200"), "{status}");
+    assert_eq!(body.trim(), "ok");
+    assert!(get(port, "/readyz").unwrap().0.contains("200"));
+
+    // The cycle ran: a resolve run is recorded, and the metrics say so.
+    until("a scheduled sync", || {
+        let runs = ws.json(&["runs", "--job", "resolve"], 0);
+        (!runs.as_array().unwrap().is_empty()).then_some(())
+    });
+    let metrics = until("the sync in the metrics", || {
+        let (_, body) = get(port, "/metrics")?;
+        body.contains("yici_last_run_succeeded{job=\"sync\"} 1")
+            .then_some(body)
+    });
+    assert!(metrics.contains("yici_pending_reviews"), "{metrics}");
+
+    let pid = daemon.id().to_string();
+    assert!(std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let out = daemon.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(get(port, "/healthz").is_none(), "stopped serving");
+}
