@@ -85,6 +85,7 @@ pub fn yici_command(dir: &Path, args: &[&str]) -> Command {
         .env_remove("YICI_CONFIG_DIR")
         .env_remove("YICI_STORE_URL")
         .env_remove("YICI_SAMPLE_DIR")
+        .env_remove("YICI_STATE_DIR")
         .env_remove("YICI_HR_APP_SECRET")
         .env_remove("YICI_LOG");
     command
