@@ -12,11 +12,19 @@ use support::workspace::{stderr, Workspace};
 /// `GET path` on loopback `port`: (status line, body), or `None` while
 /// nothing listens.
 fn get(port: u16, path: &str) -> Option<(String, String)> {
+    get_with(port, path, None)
+}
+
+/// `GET path` with an optional bearer token.
+fn get_with(port: u16, path: &str, token: Option<&str>) -> Option<(String, String)> {
     let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    let auth = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
     write!(
         s,
-        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\n{auth}Connection: close\r\n\r\n"
     )
     .ok()?;
     let mut text = String::new();
@@ -79,6 +87,19 @@ fn the_daemon_runs_its_schedule_serves_health_and_stops_on_sigterm() {
     });
     assert!(metrics.contains("yici_pending_reviews"), "{metrics}");
 
+    // The status document, as `yici status --json` has it.
+    let (_, body) = get(port, "/status").unwrap();
+    let status: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert!(status["next_runs"]["sync"].is_string(), "{status}");
+    // One daemon per store.
+    let second = ws.yici(&["run", "--listen", &format!("127.0.0.1:{}", free_port())]);
+    assert_eq!(second.status.code(), Some(1));
+    assert!(
+        stderr(&second).contains("another yici daemon"),
+        "{}",
+        stderr(&second)
+    );
+
     let pid = daemon.id().to_string();
     assert!(std::process::Command::new("kill")
         .args(["-TERM", &pid])
@@ -88,4 +109,66 @@ fn the_daemon_runs_its_schedule_serves_health_and_stops_on_sigterm() {
     let out = daemon.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(get(port, "/healthz").is_none(), "stopped serving");
+}
+
+#[test]
+fn a_token_guards_all_but_health() {
+    let ws = Workspace::with_shipped_config();
+    ws.edit(
+        "config/yici.toml",
+        "listen = \"127.0.0.1:9464\"",
+        "listen = \"127.0.0.1:9464\"\ntoken = \"${YICI_HTTP_TOKEN}\"",
+    );
+    let port = free_port();
+    let daemon = ws
+        .command(&["run", "--listen", &format!("127.0.0.1:{port}")])
+        .env("YICI_HTTP_TOKEN", "s3cret-token")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    until("/healthz", || get(port, "/healthz"));
+    assert!(get(port, "/readyz").unwrap().0.contains("200"));
+    for path in ["/metrics", "/status"] {
+        assert!(get(port, path).unwrap().0.contains("401"), "{path}");
+        assert!(
+            get_with(port, path, Some("wrong-token!"))
+                .unwrap()
+                .0
+                .contains("401"),
+            "{path}"
+        );
+        assert!(
+            get_with(port, path, Some("s3cret-token"))
+                .unwrap()
+                .0
+                .contains("200"),
+            "{path}"
+        );
+    }
+    let pid = daemon.id().to_string();
+    std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    let out = daemon.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        !stderr(&out).contains("s3cret-token"),
+        "the token is never logged"
+    );
+
+    // Off loopback, a token is required.
+    ws.edit("config/yici.toml", "token = \"${YICI_HTTP_TOKEN}\"\n", "");
+    ws.edit(
+        "config/yici.toml",
+        "listen = \"127.0.0.1:9464\"",
+        "listen = \"0.0.0.0:9464\"",
+    );
+    let o = ws.yici(&["check"]);
+    assert_eq!(o.status.code(), Some(3));
+    let said = format!("{}{}", support::workspace::stdout(&o), stderr(&o));
+    assert!(
+        said.contains("http.listen") && said.contains("set http.token"),
+        "{said}"
+    );
 }

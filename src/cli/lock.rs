@@ -1,7 +1,8 @@
 //! Job locks held by CLI commands across processes sharing a store: the
 //! `resolve` lock (one process at a time changes the master index: a
-//! reconcile run, a steward's command) and the `push` lock (one delivery
-//! at a time, so no outbox row is sent by two processes). The lock of a
+//! reconcile run, a steward's command), the `push` lock (one delivery at a
+//! time, so no outbox row is sent by two processes) and the `daemon` lock
+//! (one `yici run` per store). The lock of a
 //! process that was killed on this host is taken over: its work committed
 //! or is redone without effect.
 
@@ -15,6 +16,8 @@ use crate::store::Store;
 const RESOLVE: &str = "resolve";
 /// Delivery's lock.
 const PUSH: &str = "push";
+/// The daemon's lock: one `yici run` per store.
+const DAEMON: &str = "daemon";
 
 /// How long the lock holds if this process dies without releasing it.
 const LOCK_TTL: Duration = Duration::from_secs(3600);
@@ -42,6 +45,23 @@ impl JobLock {
     /// Takes delivery's lock, or fails naming who holds it.
     pub async fn acquire_push(store: &Store) -> Result<JobLock> {
         JobLock::take(store, PUSH, "another push is delivering").await
+    }
+
+    /// Takes the daemon's lock (one `yici run` per store), or fails naming
+    /// who holds it. Renew it with [`JobLock::renew`].
+    pub async fn acquire_daemon(store: &Store) -> Result<JobLock> {
+        JobLock::take(store, DAEMON, "another yici daemon runs against this store").await
+    }
+
+    /// Extends the lease (a held lock expires after an hour otherwise).
+    pub async fn renew(&self, store: &Store) -> Result<()> {
+        if !store
+            .try_acquire_lock(self.name, &self.holder, LOCK_TTL)
+            .await?
+        {
+            anyhow::bail!("lost the `{}` lock to another process", self.name);
+        }
+        Ok(())
     }
 
     async fn take(store: &Store, name: &'static str, busy: &str) -> Result<JobLock> {

@@ -1,6 +1,7 @@
 //! `yici run`: the daemon. Runs each scheduled job when due (one at a
-//! time, so never two runs of one job), serves `/healthz`, `/readyz` and
-//! `/metrics` on the loopback address of `[http] listen`, tells systemd
+//! time, so never two runs of one job), serves `/healthz`, `/readyz`,
+//! `/metrics` and `/status` on `[http] listen` (loopback by default; a
+//! bearer `[http] token` guards all but health), tells systemd
 //! when it is ready (`Type=notify`), stops on SIGTERM/SIGINT once the
 //! running job has finished, and re-reads its configuration on SIGHUP
 //! (keeping the old one, with the error logged, if the new is invalid).
@@ -14,6 +15,7 @@ use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::RwLock;
 
 use super::context::{self, Standardizers};
+use super::lock::JobLock;
 use super::{exit, pull, push, reconcile, Cli, Output};
 use crate::config::Config;
 use crate::daemon::{first_due, jobs, next_due, Job, JobKind};
@@ -49,18 +51,46 @@ fn notify(state: &str) {
     }
 }
 
-/// What the health endpoints read.
+/// What the endpoints read.
 struct Shared {
     store: Store,
+    /// The configuration in force (replaced on SIGHUP).
+    config: RwLock<Arc<Config>>,
     /// Job name → (last outcome, when).
     last: RwLock<BTreeMap<String, (String, String)>>,
+}
+
+impl Shared {
+    /// Whether a request may see more than health: the bearer token when
+    /// one is configured (it must be, off loopback).
+    async fn allows(&self, headers: &axum::http::HeaderMap) -> bool {
+        let config = self.config.read().await;
+        let Some(token) = &config.settings.http_token else {
+            return true;
+        };
+        let given = headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or("");
+        // Compared in full, whatever the first difference.
+        let expected = token.expose().as_bytes();
+        given.len() == expected.len()
+            && given
+                .bytes()
+                .zip(expected)
+                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                == 0
+    }
 }
 
 pub async fn run(cli: &Cli, args: &RunArgs, _out: &Output) -> Result<i32> {
     let (mut config, mut standardizers) = context::load_with_standardizers(cli)?;
     let store = context::open_store(&config).await?;
+    let daemon_lock = JobLock::acquire_daemon(&store).await?;
     let shared = Arc::new(Shared {
         store: store.clone(),
+        config: RwLock::new(Arc::new(config.clone())),
         last: RwLock::new(BTreeMap::new()),
     });
     let listen = args.listen.unwrap_or(config.settings.http_listen);
@@ -71,6 +101,7 @@ pub async fn run(cli: &Cli, args: &RunArgs, _out: &Output) -> Result<i32> {
         .route("/healthz", axum::routing::get(|| async { "ok\n" }))
         .route("/readyz", axum::routing::get(readyz))
         .route("/metrics", axum::routing::get(metrics))
+        .route("/status", axum::routing::get(status))
         .with_state(Arc::clone(&shared));
     tokio::spawn(async move { axum::serve(listener, app).await });
     tracing::info!(%listen, "yici run: serving /healthz, /readyz and /metrics");
@@ -95,6 +126,7 @@ pub async fn run(cli: &Cli, args: &RunArgs, _out: &Output) -> Result<i32> {
         tokio::select! {
             _ = tokio::time::sleep(wait) => {
                 notify("WATCHDOG=1");
+                daemon_lock.renew(&store).await?;
                 let Some((due, job)) = next else { continue };
                 if due > Utc::now() {
                     continue;
@@ -128,6 +160,7 @@ pub async fn run(cli: &Cli, args: &RunArgs, _out: &Output) -> Result<i32> {
                         tracing::info!("configuration re-read");
                         config = new;
                         standardizers = compiled;
+                        *shared.config.write().await = Arc::new(config.clone());
                         schedule = due_times(&store, jobs(&config)).await?;
                     }
                     Err(e) => tracing::error!("the new configuration is invalid; keeping the old one: {e:#}"),
@@ -136,6 +169,7 @@ pub async fn run(cli: &Cli, args: &RunArgs, _out: &Output) -> Result<i32> {
         }
     }
     notify("STOPPING=1");
+    daemon_lock.release(&store).await?;
     tracing::info!("yici run: stopped");
     store.close().await;
     Ok(exit::OK)
@@ -220,8 +254,39 @@ async fn readyz(
     }
 }
 
+/// The `yici status` document (jobs, last and next runs, queues).
+async fn status(
+    axum::extract::State(shared): axum::extract::State<Arc<Shared>>,
+    headers: axum::http::HeaderMap,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    if !shared.allows(&headers).await {
+        return (axum::http::StatusCode::UNAUTHORIZED, "token required\n").into_response();
+    }
+    let config = Arc::clone(&*shared.config.read().await);
+    match super::status::snapshot(&config, &shared.store).await {
+        Ok(status) => axum::Json(status).into_response(),
+        Err(e) => (
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            crate::model::mask::mask_digits_in_text(&format!("{e:#}\n")),
+        )
+            .into_response(),
+    }
+}
+
 /// Prometheus text: queue sizes and each job's last outcome.
-async fn metrics(axum::extract::State(shared): axum::extract::State<Arc<Shared>>) -> String {
+async fn metrics(
+    axum::extract::State(shared): axum::extract::State<Arc<Shared>>,
+    headers: axum::http::HeaderMap,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    if !shared.allows(&headers).await {
+        return (axum::http::StatusCode::UNAUTHORIZED, "token required\n").into_response();
+    }
+    metrics_text(&shared).await.into_response()
+}
+
+async fn metrics_text(shared: &Shared) -> String {
     let mut text = String::new();
     if let Ok(s) = shared.store.summary().await {
         text.push_str(&format!(

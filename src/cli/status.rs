@@ -57,8 +57,9 @@ impl From<Run> for RunView {
     }
 }
 
+/// How the system stands.
 #[derive(Debug, Serialize)]
-struct Status {
+pub struct Status {
     /// The latest run of every job.
     jobs: Vec<RunView>,
     /// Scheduled job → its next run (RFC 3339).
@@ -73,6 +74,18 @@ struct Status {
 pub async fn status(cli: &Cli, _args: &StatusArgs, out: &Output) -> Result<i32> {
     let config = context::load_config(cli)?;
     let store = context::open_store(&config).await?;
+    let status = snapshot(&config, &store).await;
+    store.close().await;
+    let status = status?;
+    out.emit(&status, || render_status(&status));
+    Ok(exit::OK)
+}
+
+/// How the system stands; also the daemon's `/status`.
+pub async fn snapshot(
+    config: &crate::config::Config,
+    store: &crate::store::Store,
+) -> Result<Status> {
     let jobs: Vec<RunView> = store
         .last_run_per_job()
         .await?
@@ -89,30 +102,15 @@ pub async fn status(cli: &Cli, _args: &StatusArgs, out: &Output) -> Result<i32> 
             _ => {}
         }
     }
-    store.close().await;
     let now = Utc::now();
-    let settings = &config.settings;
-    let mut next_runs = BTreeMap::new();
-    for (job, schedule) in [
-        ("sync", &settings.sync_schedule),
-        ("resolve", &settings.resolve_schedule),
-        ("push", &settings.push_schedule),
-    ] {
-        if let Some(next) = schedule.as_ref().and_then(|s| s.next_after(&now)) {
-            next_runs.insert(job.to_owned(), crate::store::timestamp(next));
-        }
-    }
-    for (name, connector) in &config.connectors {
-        if let Some(next) = connector
-            .schedule
-            .as_ref()
-            .filter(|_| connector.enabled)
-            .and_then(|s| s.next_after(&now))
-        {
-            next_runs.insert(format!("pull {name}"), crate::store::timestamp(next));
-        }
-    }
-    let status = Status {
+    let next_runs = crate::daemon::jobs(config)
+        .into_iter()
+        .filter_map(|job| {
+            let next = job.schedule.next_after(&now)?;
+            Some((job.kind.name(), crate::store::timestamp(next)))
+        })
+        .collect();
+    Ok(Status {
         jobs,
         next_runs,
         pending_reviews: summary.pending_reviews,
@@ -120,9 +118,7 @@ pub async fn status(cli: &Cli, _args: &StatusArgs, out: &Output) -> Result<i32> 
         quarantined: summary.quarantined,
         outbox_pending: pending,
         outbox_parked: parked,
-    };
-    out.emit(&status, || render_status(&status));
-    Ok(exit::OK)
+    })
 }
 
 fn render_status(s: &Status) -> String {

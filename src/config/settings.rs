@@ -131,6 +131,9 @@ pub struct ScheduleSection {
 pub struct HttpSection {
     #[serde(default = "default_listen")]
     pub listen: String,
+    /// Bearer token for everything beyond `/healthz` and `/readyz`
+    /// (`${VAR}` only); required off loopback.
+    pub token: Option<String>,
 }
 
 fn default_listen() -> String {
@@ -141,6 +144,7 @@ impl Default for HttpSection {
     fn default() -> Self {
         HttpSection {
             listen: default_listen(),
+            token: None,
         }
     }
 }
@@ -222,6 +226,8 @@ pub struct Settings {
     pub resolve_schedule: Option<Schedule>,
     pub push_schedule: Option<Schedule>,
     pub http_listen: SocketAddr,
+    /// Bearer token for `/metrics` and `/status`.
+    pub http_token: Option<super::expand::Secret>,
     pub demo_dir: PathBuf,
     pub demo_persons: usize,
     pub demo_seed: u64,
@@ -265,6 +271,12 @@ impl Settings {
             .as_deref()
             .and_then(|p| expand_at("matching.name_frequencies", p))
             .map(|p| under_root(root, p));
+        let http_token = file
+            .http
+            .token
+            .as_deref()
+            .and_then(|t| expand_at("http.token", t))
+            .map(super::expand::Secret::new);
 
         if let Some(url) = &store_url {
             if !(url.starts_with("sqlite:")
@@ -353,6 +365,25 @@ impl Settings {
                 None
             }
         };
+        if file
+            .http
+            .token
+            .as_deref()
+            .is_some_and(|t| !expand::has_reference(t))
+        {
+            errors.push(locator.error(
+                "http.token",
+                "write secrets as a `${VAR}` reference (environment, VAR_FILE or systemd credential), not inline",
+            ));
+        }
+        if let Some(addr) = http_listen {
+            if !addr.ip().is_loopback() && http_token.is_none() {
+                errors.push(locator.error(
+                    "http.listen",
+                    format!("{addr} is reachable from other machines: set http.token (a `${{VAR}}` reference) to protect /metrics and /status"),
+                ));
+            }
+        }
         if file.demo.persons == 0 {
             errors.push(locator.error("demo.persons", "must be at least 1"));
         }
@@ -386,6 +417,7 @@ impl Settings {
                     resolve_schedule,
                     push_schedule,
                     http_listen,
+                    http_token,
                     demo_dir,
                     demo_persons: file.demo.persons,
                     demo_seed: file.demo.seed,
