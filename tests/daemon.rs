@@ -172,3 +172,125 @@ fn a_token_guards_all_but_health() {
         "{said}"
     );
 }
+
+/// One text cell of the SQLite store.
+fn store_cell(ws: &Workspace, sql: &str) -> String {
+    let (db, sql) = (ws.path("var/yici.db"), sql.to_owned());
+    support::throwaway::on_fresh_thread(move || async move {
+        let store = yici::store::Store::open(&format!("sqlite://{}", db.display()))
+            .await
+            .unwrap();
+        let yici::store::Pool::Sqlite(pool) = store.pool() else {
+            unreachable!()
+        };
+        let v: String = sqlx::query_scalar(&sql).fetch_one(pool).await.unwrap();
+        store.close().await;
+        v
+    })
+    .unwrap()
+}
+
+#[test]
+fn killing_the_daemon_at_random_points_loses_and_duplicates_nothing() {
+    let ws = Workspace::with_shipped_config();
+    // The sample district's files; its HR API runs only inside `yici demo`.
+    ws.json(&["demo", "--persons", "600"], 0);
+    std::fs::remove_dir_all(ws.path("var")).unwrap();
+    ws.edit(
+        "connectors/hr.toml",
+        "kind = \"http\"",
+        "kind = \"http\"\nenabled = false",
+    );
+    ws.edit(
+        "config/yici.toml",
+        "sync = \"30 1 * * *\"",
+        "sync = \"* * * * * *\"",
+    );
+    // Kill -9 at pseudo-random moments (fixed seed), six times.
+    let mut seed: u64 = 2026;
+    for _ in 0..6 {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let delay = 150 + (seed >> 33) % 1200;
+        let mut daemon = ws
+            .command(&["run", "--listen", &format!("127.0.0.1:{}", free_port())])
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(delay));
+        daemon.kill().unwrap();
+        daemon.wait().unwrap();
+    }
+    // Let a daemon finish a whole cycle, then one more cycle by hand.
+    let port = free_port();
+    let daemon = ws
+        .command(&["run", "--listen", &format!("127.0.0.1:{port}")])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    until("a cycle after the kills", || {
+        let (_, body) = get(port, "/metrics")?;
+        body.contains("yici_last_run_succeeded{job=\"sync\"} 1")
+            .then_some(())
+    });
+    std::process::Command::new("kill")
+        .args(["-TERM", &daemon.id().to_string()])
+        .status()
+        .unwrap();
+    let out = daemon.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    ws.json(&["sync"], 0);
+
+    // Every active record staged once and linked to exactly one master.
+    let unlinked = store_cell(
+        &ws,
+        "SELECT CAST(COUNT(*) AS TEXT) FROM staged_records s LEFT JOIN links l \
+         ON l.source = s.source AND l.source_key = s.source_key \
+         WHERE s.status = 'active' AND l.master_id IS NULL",
+    );
+    assert_eq!(unlinked, "0");
+    let to_dead = store_cell(
+        &ws,
+        "SELECT CAST(COUNT(*) AS TEXT) FROM links l JOIN masters m ON m.id = l.master_id \
+         WHERE m.status <> 'active'",
+    );
+    assert_eq!(to_dead, "0", "no link points at a tombstone");
+    // Every governance row is staged or quarantined, none twice.
+    let register = ws.path("sample/governance/population.db");
+    let rows: i64 = support::throwaway::on_fresh_thread(move || async move {
+        use sqlx::Connection;
+        let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", register.display()))
+            .await
+            .unwrap();
+        sqlx::query_scalar("SELECT COUNT(*) FROM rkxx")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap()
+    })
+    .unwrap();
+    let held = store_cell(
+        &ws,
+        "SELECT CAST((SELECT COUNT(*) FROM staged_records WHERE source = 'governance') \
+         + (SELECT COUNT(*) FROM quarantine WHERE source = 'governance') AS TEXT)",
+    );
+    assert_eq!(held, rows.to_string());
+    // Every delivery done, each ledger row written once.
+    let pending = ws.json(&["outbox", "list", "--status", "pending"], 0);
+    assert!(pending.as_array().unwrap().is_empty(), "{pending}");
+    for ledger in ["health", "civil_affairs"] {
+        let text = std::fs::read_to_string(ws.path(&format!("var/push/{ledger}.csv"))).unwrap();
+        let mut lines: Vec<(&str, &str)> = text
+            .lines()
+            .skip(1)
+            .map(|l| {
+                let mut f = l.splitn(3, ',');
+                (f.next().unwrap(), f.next().unwrap())
+            })
+            .collect();
+        let total = lines.len();
+        lines.sort_unstable();
+        lines.dedup();
+        assert_eq!(lines.len(), total, "{ledger}: a ledger row written twice");
+    }
+}
