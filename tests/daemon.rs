@@ -86,6 +86,13 @@ fn the_daemon_runs_its_schedule_serves_health_and_stops_on_sigterm() {
             .then_some(body)
     });
     assert!(metrics.contains("yici_pending_reviews"), "{metrics}");
+    for line in [
+        "yici_last_success_timestamp_seconds{job=\"resolve\"}",
+        "yici_last_run_duration_seconds{job=\"push\"}",
+        "yici_last_run_failed{job=\"resolve\"} 0",
+    ] {
+        assert!(metrics.contains(line), "{line} missing in\n{metrics}");
+    }
 
     // The status document, as `yici status --json` has it.
     let (_, body) = get(port, "/status").unwrap();

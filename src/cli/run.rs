@@ -19,7 +19,7 @@ use super::lock::JobLock;
 use super::{exit, pull, push, reconcile, Cli, Output};
 use crate::config::Config;
 use crate::daemon::{first_due, jobs, next_due, Job, JobKind};
-use crate::store::{OutboxStatus, Store};
+use crate::store::{OutboxStatus, RunStatus, Store};
 use crate::sync::pull::PullOptions;
 
 #[derive(Debug, clap::Args)]
@@ -316,6 +316,35 @@ async fn metrics_text(shared: &Shared) -> String {
         for ((target, status), n) in by {
             text.push_str(&format!(
                 "yici_outbox{{target=\"{target}\",status=\"{status}\"}} {n}\n"
+            ));
+        }
+    }
+    if let Ok(runs) = shared.store.last_run_per_job().await {
+        text.push_str(
+            "# TYPE yici_last_run_duration_seconds gauge\n# TYPE yici_last_run_failed gauge\n",
+        );
+        for r in runs {
+            if let Some(finished) = r.finished_at {
+                let seconds = (finished - r.started_at).num_milliseconds() as f64 / 1000.0;
+                text.push_str(&format!(
+                    "yici_last_run_duration_seconds{{job=\"{}\"}} {seconds}\n",
+                    r.job
+                ));
+            }
+            let failed = matches!(r.status, RunStatus::Failed | RunStatus::Interrupted);
+            text.push_str(&format!(
+                "yici_last_run_failed{{job=\"{}\"}} {}\n",
+                r.job,
+                u8::from(failed)
+            ));
+        }
+    }
+    if let Ok(successes) = shared.store.last_success_per_job().await {
+        text.push_str("# TYPE yici_last_success_timestamp_seconds gauge\n");
+        for (job, at) in successes {
+            text.push_str(&format!(
+                "yici_last_success_timestamp_seconds{{job=\"{job}\"}} {}\n",
+                at.timestamp()
             ));
         }
     }

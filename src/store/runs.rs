@@ -148,6 +148,26 @@ impl Store {
         })
     }
 
+    /// When each job last succeeded (its finish time), by job name.
+    pub async fn last_success_per_job(&self) -> Result<Vec<(String, DateTime<Utc>)>> {
+        const OP: &str = "last_success_per_job";
+        on_pool!(self, pool => {
+            sqlx::query(
+                "SELECT job, MAX(finished_at) AS finished_at FROM runs \
+                 WHERE status = 'succeeded' AND finished_at IS NOT NULL GROUP BY job ORDER BY job",
+            )
+            .fetch_all(pool)
+            .await
+            .map_err(StoreError::query(OP))?
+            .iter()
+            .map(|row| {
+                let d = Decode::new(row, OP);
+                Ok((d.text("job")?, d.time("finished_at")?))
+            })
+            .collect()
+        })
+    }
+
     /// The latest run of every job, by job name.
     pub async fn last_run_per_job(&self) -> Result<Vec<Run>> {
         const OP: &str = "last_run_per_job";
