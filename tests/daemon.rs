@@ -58,6 +58,13 @@ fn until<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
 #[test]
 fn the_daemon_runs_its_schedule_serves_health_and_stops_on_sigterm() {
     let ws = Workspace::with_shipped_config();
+    // The sample district's files (its HR API runs only inside `yici demo`).
+    ws.json(&["demo", "--persons", "200"], 0);
+    ws.edit(
+        "connectors/hr.toml",
+        "kind = \"http\"",
+        "kind = \"http\"\nenabled = false",
+    );
     // The whole cycle every two seconds (a 6-field expression).
     ws.edit(
         "config/yici.toml",
@@ -300,4 +307,66 @@ fn killing_the_daemon_at_random_points_loses_and_duplicates_nothing() {
         lines.dedup();
         assert_eq!(lines.len(), total, "{ledger}: a ledger row written twice");
     }
+}
+
+#[test]
+fn a_source_that_is_down_fails_alone_and_is_retried_on_schedule() {
+    let ws = Workspace::with_shipped_config();
+    for name in ["civil_affairs", "health", "hr", "governance"] {
+        ws.remove(&format!("connectors/{name}.toml"));
+        ws.remove(&format!("mappings/{name}.toml"));
+    }
+    // `good` answers; `down` points at a file that is not there. Both are
+    // pulled every second; the nightly sync and the push never come.
+    for name in ["good", "down"] {
+        ws.write(
+            &format!("connectors/{name}.toml"),
+            &format!("department = \"health\"\nkind = \"csv\"\nschedule = \"* * * * * *\"\n[csv]\npath = \"{name}.csv\"\nencoding = \"utf-8\"\n"),
+        );
+        ws.write(
+            &format!("mappings/{name}.toml"),
+            "key = \"编号\"\n[fields]\nname = { from = \"姓名\" }\nid_number = { from = \"身份证\" }\n",
+        );
+    }
+    ws.write("good.csv", "编号,姓名,身份证\n1,李娜,11010519491231002X\n");
+    let port = free_port();
+    let daemon = ws
+        .command(&["run", "--listen", &format!("127.0.0.1:{port}")])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let metrics = until("both pulls", || {
+        let (_, body) = get(port, "/metrics")?;
+        let ok = body.contains("yici_last_run_succeeded{job=\"pull good\"} 1")
+            && body.contains("yici_last_run_succeeded{job=\"pull down\"} 0")
+            && body.contains("yici_staged_records{source=\"good\"} 1");
+        ok.then_some(body)
+    });
+    assert!(
+        metrics.contains("yici_last_run_failed{job=\"pull\"}"),
+        "{metrics}"
+    );
+    // The failure is visible, with its reason, and retried each second.
+    until("a retry", || {
+        let failures = ws.json(&["runs", "--failed"], 0);
+        let failures = failures.as_array().unwrap().clone();
+        (failures.len() >= 2).then_some(())
+    });
+    let failures = ws.json(&["runs", "--failed"], 0);
+    assert!(
+        failures[0]["error"].as_str().unwrap().contains("down.csv"),
+        "{failures}"
+    );
+    // Once the file is there, the next pull succeeds.
+    ws.write("down.csv", "编号,姓名,身份证\n9,赵雷,11010519491231002X\n");
+    until("the source back", || {
+        let (_, body) = get(port, "/metrics")?;
+        body.contains("yici_last_run_succeeded{job=\"pull down\"} 1")
+            .then_some(())
+    });
+    std::process::Command::new("kill")
+        .args(["-TERM", &daemon.id().to_string()])
+        .status()
+        .unwrap();
+    assert_eq!(daemon.wait_with_output().unwrap().status.code(), Some(0));
 }

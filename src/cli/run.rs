@@ -205,10 +205,24 @@ async fn run_job(
 ) -> Result<()> {
     let quiet = Output::new(true);
     let all = |names: &[String]| context::select(config, names);
+    // A source that fails does not stop the others, nor the rest of a
+    // cycle; the job then ends as failed, naming it, and runs again at its
+    // next slot.
+    let failed = |reports: &[crate::sync::pull::PullReport]| -> Vec<String> {
+        reports
+            .iter()
+            .filter_map(|r| {
+                r.error
+                    .as_ref()
+                    .map(|e| format!("{}: {} error: {}", r.source, e.class, e.message))
+            })
+            .collect()
+    };
+    let mut problems = Vec::new();
     match kind {
         JobKind::Sync => {
             let connectors = all(&[])?;
-            pull::pull_all(
+            let (_, reports) = pull::pull_all(
                 store,
                 &connectors,
                 standardizers,
@@ -217,6 +231,7 @@ async fn run_job(
                 &quiet,
             )
             .await?;
+            problems.extend(failed(&reports));
             reconcile::reconcile(config, store, false).await?;
             push::push(config, store, &[]).await?;
         }
@@ -228,7 +243,7 @@ async fn run_job(
         }
         JobKind::Pull(source) => {
             let connectors = all(std::slice::from_ref(source))?;
-            pull::pull_all(
+            let (_, reports) = pull::pull_all(
                 store,
                 &connectors,
                 standardizers,
@@ -237,9 +252,14 @@ async fn run_job(
                 &quiet,
             )
             .await?;
+            problems.extend(failed(&reports));
         }
     }
-    Ok(())
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(anyhow::anyhow!(problems.join("; ")))
+    }
 }
 
 async fn readyz(
