@@ -10,6 +10,7 @@ use anyhow::{Context, Result};
 
 use super::resident::{record_reveal, shown, FIELDS};
 use super::{context, exit, Cli, Output};
+use crate::master::survivorship::GoldenField;
 use crate::store::Store;
 
 #[derive(Debug, clap::Args)]
@@ -109,10 +110,11 @@ pub async fn run(cli: &Cli, args: &ExportArgs, _out: &Output) -> Result<i32> {
 /// the canonical fields, in reading order.
 fn resident_header() -> Vec<&'static str> {
     let mut header = vec!["master_id", "golden_version"];
-    header.extend(FIELDS.iter().map(|(key, _)| match *key {
-        "id_document" => "id_number",
-        other => other,
-    }));
+    header.extend(
+        FIELDS
+            .iter()
+            .map(|(key, _)| GoldenField::name_of_record_key(key)),
+    );
     header
 }
 

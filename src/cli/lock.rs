@@ -28,9 +28,6 @@ pub struct JobLock {
     holder: String,
 }
 
-/// The master index's lock.
-pub type IndexLock = JobLock;
-
 impl JobLock {
     /// Takes the master index's lock, or fails naming who holds it.
     pub async fn acquire(store: &Store) -> Result<JobLock> {

@@ -6,7 +6,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use serde::Serialize;
 
-use super::lock::IndexLock;
+use super::lock::JobLock;
 use super::{context, exit, Cli, Output};
 use crate::config::Config;
 use crate::push::Targets;
@@ -56,7 +56,7 @@ pub struct ReconcileReport {
 pub async fn reconcile(config: &Config, store: &Store, full: bool) -> Result<ReconcileReport> {
     let matching = &config.settings.matching;
     let model = load_model(matching)?;
-    let lock = IndexLock::acquire(store).await?;
+    let lock = JobLock::acquire(store).await?;
     let run = store.begin_run("resolve").await?;
     let result = async {
         let resolve = resolve_run(store, run, matching, &model, full)

@@ -160,14 +160,9 @@ pub fn mask_json(value: &Value) -> Value {
     }
 }
 
-/// A golden record's field name for a canonical record key (the record
-/// keeps the identity document under `id_document`).
+/// A golden record's field name for a canonical record key.
 pub fn golden_field(key: &str) -> &str {
-    if key == "id_document" {
-        "id_number"
-    } else {
-        key
-    }
+    crate::master::survivorship::GoldenField::name_of_record_key(key)
 }
 
 /// One of a golden record's source records, by its index in `records`:

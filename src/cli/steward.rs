@@ -5,7 +5,7 @@
 
 use anyhow::Result;
 
-use super::lock::IndexLock;
+use super::lock::JobLock;
 use super::{context, exit, Cli, Output};
 use crate::master::stewardship::Steward;
 use crate::store::{RecordRef, RunOutcome, RunStatus};
@@ -142,7 +142,7 @@ pub async fn run(
     }
     let config = context::load_config(cli)?;
     let store = context::open_store(&config).await?;
-    let lock = IndexLock::acquire(&store).await?;
+    let lock = JobLock::acquire(&store).await?;
     let run = store.begin_run(job).await?;
     let who = Steward {
         by: by.trim().to_owned(),

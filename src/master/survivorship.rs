@@ -135,6 +135,24 @@ impl GoldenField {
     pub fn parse(s: &str) -> Option<GoldenField> {
         GoldenField::ALL.into_iter().find(|f| f.as_str() == s)
     }
+
+    /// Its key in the canonical record's JSON (the identity number sits in
+    /// `id_document`, with its kind).
+    pub fn record_key(self) -> &'static str {
+        match self {
+            GoldenField::IdNumber => "id_document",
+            other => other.as_str(),
+        }
+    }
+
+    /// The field name for a canonical record JSON key (`id_document` →
+    /// `id_number`); other keys are returned as they are.
+    pub fn name_of_record_key(key: &str) -> &str {
+        match GoldenField::ALL.into_iter().find(|f| f.record_key() == key) {
+            Some(field) => field.as_str(),
+            None => key,
+        }
+    }
 }
 
 /// The rule chain for one field and the source ranking its

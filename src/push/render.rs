@@ -132,7 +132,7 @@ pub fn agrees(field: GoldenField, department: &ResidentRecord, golden: &Resident
             let value = |r: &ResidentRecord| {
                 serde_json::to_value(r)
                     .ok()
-                    .and_then(|v| v.get(json_key(field)).cloned())
+                    .and_then(|v| v.get(field.record_key()).cloned())
             };
             let g = value(golden);
             g.is_none() || value(department) == g
@@ -148,14 +148,6 @@ fn same_address(
         (_, None) => true,
         (Some(d), Some(g)) => d.comparison_key() == g.comparison_key(),
         (None, Some(_)) => false,
-    }
-}
-
-/// The canonical record's JSON key of a field.
-fn json_key(field: GoldenField) -> &'static str {
-    match field {
-        GoldenField::IdNumber => "id_document",
-        other => other.as_str(),
     }
 }
 
