@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use anyhow::Result;
 
-use crate::store::Store;
+use crate::store::{process, Store, StoreError};
 
 /// The master index's lock.
 const RESOLVE: &str = "resolve";
@@ -51,21 +51,19 @@ impl JobLock {
     }
 
     /// Extends the lease (a held lock expires after an hour otherwise).
-    pub async fn renew(&self, store: &Store) -> Result<()> {
-        if !store
+    /// `Ok(false)`: another process took it meanwhile; an error: the store
+    /// did not answer (the lease still runs).
+    pub async fn renew(&self, store: &Store) -> Result<bool, StoreError> {
+        store
             .try_acquire_lock(self.name, &self.holder, LOCK_TTL)
-            .await?
-        {
-            anyhow::bail!("lost the `{}` lock to another process", self.name);
-        }
-        Ok(())
+            .await
     }
 
     async fn take(store: &Store, name: &'static str, busy: &str) -> Result<JobLock> {
-        let holder = lock_holder_name(std::process::id());
+        let holder = process::this_process();
         if !store.try_acquire_lock(name, &holder, LOCK_TTL).await? {
             let current = store.lock_holder(name).await?;
-            let stale = current.clone().filter(|h| is_dead_local_holder(h));
+            let stale = current.clone().filter(|h| process::is_gone(h));
             let taken = match stale {
                 Some(dead) => {
                     tracing::warn!(holder = %dead, lock = name, "taking over the lock of a process that is gone");
@@ -89,27 +87,4 @@ impl JobLock {
         store.release_lock(self.name, &self.holder).await?;
         Ok(())
     }
-}
-
-/// `host:pid`, so a later run on the same host can tell a dead holder.
-fn lock_holder_name(pid: u32) -> String {
-    format!("{}:{pid}", host_name())
-}
-
-fn host_name() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_owned())
-        .unwrap_or_else(|_| "localhost".to_owned())
-}
-
-/// Whether `holder` names a process on this host that no longer runs.
-fn is_dead_local_holder(holder: &str) -> bool {
-    let Some((host, pid)) = holder.rsplit_once(':') else {
-        return false;
-    };
-    let proc = std::path::Path::new("/proc");
-    host == host_name()
-        && proc.join("self").exists()
-        && pid.parse::<u32>().is_ok()
-        && !proc.join(pid).exists()
 }

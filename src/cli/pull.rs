@@ -9,7 +9,7 @@ use super::context::{self, Standardizers};
 use super::{exit, Cli, Output};
 use crate::config::Connector;
 use crate::store::{RunOutcome, RunStatus, Store};
-use crate::sync::pull::{pull_source, PullOptions, PullReport};
+use crate::sync::pull::{pull_source, PullOptions, PullReport, STOPPED};
 
 #[derive(Debug, clap::Args)]
 pub struct PullArgs {
@@ -30,7 +30,10 @@ pub async fn run(cli: &Cli, args: &PullArgs, out: &Output) -> Result<i32> {
     let (config, standardizers) = context::load_with_standardizers(cli)?;
     let connectors = context::select(&config, &args.names)?;
     let store = context::open_store(&config).await?;
-    let options = PullOptions { full: args.full };
+    let options = PullOptions {
+        full: args.full,
+        ..PullOptions::default()
+    };
     let (run_id, reports) =
         pull_all(&store, &connectors, &standardizers, options, cli, out).await?;
     store.close().await;
@@ -57,6 +60,9 @@ pub async fn pull_all(
     let show_progress = !cli.quiet && !out.is_json() && std::io::stderr().is_terminal();
     let mut reports = Vec::new();
     for connector in connectors {
+        if options.stop.is_requested() {
+            break;
+        }
         let standardizer = context::standardizer_for(standardizers, connector)?;
         let bar = show_progress.then(|| {
             let bar = indicatif::ProgressBar::new_spinner();
@@ -77,7 +83,7 @@ pub async fn pull_all(
                 bar.set_position(rows);
             }
         };
-        let report = pull_source(store, run_id, connector, standardizer, options, &progress).await;
+        let report = pull_source(store, run_id, connector, standardizer, &options, &progress).await;
         if let Some(bar) = bar {
             bar.finish_and_clear();
         }
@@ -91,8 +97,15 @@ pub async fn pull_all(
                 .map(|e| format!("{}: {}", r.source, e.message))
         })
         .collect();
+    // Stopped at a commit point: some sources were not (fully) read.
+    let stopped = reports.len() < connectors.len()
+        || reports
+            .iter()
+            .any(|r| r.error.as_ref().is_some_and(|e| e.class == STOPPED));
     let outcome = RunOutcome {
-        status: if failed.is_empty() {
+        status: if stopped {
+            RunStatus::Interrupted
+        } else if failed.is_empty() {
             RunStatus::Succeeded
         } else {
             RunStatus::Failed

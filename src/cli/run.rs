@@ -3,11 +3,14 @@
 //! `/metrics` and `/status` on `[http] listen` (loopback by default; a
 //! bearer `[http] token` guards all but health), tells systemd
 //! when it is ready (`Type=notify`), stops on SIGTERM/SIGINT once the
-//! running job has finished, and re-reads its configuration on SIGHUP
-//! (keeping the old one, with the error logged, if the new is invalid).
+//! running job has reached its next commit point (or abandons it after
+//! `--stop-timeout`), and re-reads its configuration on SIGHUP (keeping the
+//! old one, with the error logged, if the new is invalid). A store that
+//! stops answering fails the running job, not the daemon.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 use chrono::Utc;
@@ -19,14 +22,21 @@ use super::lock::JobLock;
 use super::{exit, pull, push, reconcile, Cli, Output};
 use crate::config::Config;
 use crate::daemon::{first_due, jobs, next_due, Job, JobKind};
+use crate::model::mask::mask_digits_in_text;
 use crate::store::{OutboxStatus, RunStatus, Store};
-use crate::sync::pull::PullOptions;
+use crate::sync::pull::{PullOptions, PullReport};
+use crate::sync::StopRequest;
 
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
     /// Serve health and metrics here instead of `[http] listen`.
     #[arg(long, value_name = "ADDR:PORT")]
     pub listen: Option<std::net::SocketAddr>,
+    /// On SIGTERM or SIGINT, how long the running job may take to reach
+    /// its next commit point before it is abandoned (the next run redoes
+    /// what it had not committed). Keep it below systemd's TimeoutStopSec.
+    #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+    pub stop_timeout: u64,
 }
 
 /// Sends a state line to systemd when it started us (`NOTIFY_SOCKET`).
@@ -58,9 +68,38 @@ struct Shared {
     config: RwLock<Arc<Config>>,
     /// Job name → (last outcome, when).
     last: RwLock<BTreeMap<String, (String, String)>>,
+    /// What each source's pulls did since the daemon started.
+    sources: RwLock<BTreeMap<String, SourceTotals>>,
+}
+
+/// Counters of one source's pulls since the daemon started (Prometheus
+/// counters: they start again at zero with the process).
+#[derive(Debug, Default)]
+struct SourceTotals {
+    pulled: u64,
+    staged: u64,
+    quarantined: u64,
+    /// Failed pulls by error class (`config`, `transient`, `data`, …).
+    failures: BTreeMap<&'static str, u64>,
+    /// Whether the latest pull failed.
+    last_failed: bool,
 }
 
 impl Shared {
+    async fn record_pulls(&self, reports: &[PullReport]) {
+        let mut sources = self.sources.write().await;
+        for r in reports {
+            let totals = sources.entry(r.source.clone()).or_default();
+            totals.pulled += r.pulled;
+            totals.staged += r.staged();
+            totals.quarantined += r.quarantined;
+            totals.last_failed = r.error.is_some();
+            if let Some(e) = &r.error {
+                *totals.failures.entry(e.class).or_default() += 1;
+            }
+        }
+    }
+
     /// Whether a request may see more than health: the bearer token when
     /// one is configured (it must be, off loopback).
     async fn allows(&self, headers: &axum::http::HeaderMap) -> bool {
@@ -85,13 +124,16 @@ impl Shared {
 }
 
 pub async fn run(cli: &Cli, args: &RunArgs, _out: &Output) -> Result<i32> {
-    let (mut config, mut standardizers) = context::load_with_standardizers(cli)?;
+    let (config, standardizers) = context::load_with_standardizers(cli)?;
     let store = context::open_store(&config).await?;
     let daemon_lock = JobLock::acquire_daemon(&store).await?;
+    // Runs this host's killed processes (an earlier daemon) left running.
+    store.mark_abandoned_runs(false).await?;
     let shared = Arc::new(Shared {
         store: store.clone(),
         config: RwLock::new(Arc::new(config.clone())),
         last: RwLock::new(BTreeMap::new()),
+        sources: RwLock::new(BTreeMap::new()),
     });
     let listen = args.listen.unwrap_or(config.settings.http_listen);
     let listener = tokio::net::TcpListener::bind(listen)
@@ -106,73 +148,234 @@ pub async fn run(cli: &Cli, args: &RunArgs, _out: &Output) -> Result<i32> {
     tokio::spawn(async move { axum::serve(listener, app).await });
     tracing::info!(%listen, "yici run: serving /healthz, /readyz and /metrics");
 
-    let mut term = signal(SignalKind::terminate()).context("handling SIGTERM")?;
-    let mut int = signal(SignalKind::interrupt()).context("handling SIGINT")?;
-    let mut hup = signal(SignalKind::hangup()).context("handling SIGHUP")?;
-    let mut schedule = due_times(&store, jobs(&config)).await?;
+    let mut signals = Signals::new()?;
+    let mut daemon = Daemon {
+        schedule: due_times(&store, jobs(&config)).await?,
+        config,
+        standardizers,
+        stop: StopRequest::default(),
+        stop_timeout: Duration::from_secs(args.stop_timeout),
+    };
     notify("READY=1\nSTATUS=scheduling");
     loop {
-        let now = Utc::now();
-        let next = schedule
-            .iter()
-            .filter_map(|(job, due)| due.map(|d| (d, job)))
-            .min_by_key(|(d, _)| *d)
-            .map(|(d, job)| (d, job.clone()));
+        let next = daemon.next();
         let wait = next
             .as_ref()
-            .map(|(d, _)| (*d - now).to_std().unwrap_or_default())
-            .unwrap_or(std::time::Duration::from_secs(3600))
-            .min(std::time::Duration::from_secs(30));
+            .map(|(d, _)| (*d - Utc::now()).to_std().unwrap_or_default())
+            .unwrap_or(HEARTBEAT)
+            .min(HEARTBEAT);
         tokio::select! {
-            _ = tokio::time::sleep(wait) => {
-                notify("WATCHDOG=1");
-                daemon_lock.renew(&store).await?;
-                let Some((due, job)) = next else { continue };
-                if due > Utc::now() {
-                    continue;
-                }
-                let started = Utc::now();
-                notify(&format!("STATUS=running {}", job.kind.name()));
-                let outcome = run_job(cli, &config, &standardizers, &store, &job.kind).await;
-                let finished = Utc::now();
-                let (next, overran) = next_due(&job.schedule, started, finished);
-                if overran {
-                    tracing::warn!(job = %job.kind.name(), "the run overran its next slot; that slot is skipped");
-                }
-                let line = match &outcome {
-                    Ok(()) => "succeeded".to_owned(),
-                    Err(e) => {
-                        tracing::error!(job = %job.kind.name(), "run failed: {e:#}");
-                        format!("failed: {}", crate::model::mask::mask_digits_in_text(&format!("{e:#}")))
-                    }
-                };
-                shared.last.write().await.insert(job.kind.name(), (line, crate::store::timestamp(finished)));
-                if let Some(entry) = schedule.iter_mut().find(|(j, _)| j.kind == job.kind) {
-                    entry.1 = next;
-                }
-                notify("STATUS=scheduling");
+            _ = tokio::time::sleep(wait) => {}
+            _ = signals.stop.recv() => break,
+            _ = signals.hup.recv() => {
+                daemon.reload(cli, &store, &shared).await;
+                continue;
             }
-            _ = term.recv() => break,
-            _ = int.recv() => break,
-            _ = hup.recv() => {
-                match context::load_with_standardizers(cli) {
-                    Ok((new, compiled)) => {
-                        tracing::info!("configuration re-read");
-                        config = new;
-                        standardizers = compiled;
-                        *shared.config.write().await = Arc::new(config.clone());
-                        schedule = due_times(&store, jobs(&config)).await?;
-                    }
-                    Err(e) => tracing::error!("the new configuration is invalid; keeping the old one: {e:#}"),
-                }
-            }
+        }
+        heartbeat(&store, &daemon_lock).await?;
+        let Some((due, job)) = next else { continue };
+        if due > Utc::now() {
+            continue;
+        }
+        let reload = daemon
+            .run_due(cli, &store, &shared, &daemon_lock, &mut signals, job)
+            .await?;
+        if daemon.stop.is_requested() {
+            break;
+        }
+        if reload {
+            daemon.reload(cli, &store, &shared).await;
         }
     }
     notify("STOPPING=1");
-    daemon_lock.release(&store).await?;
+    if let Err(e) = daemon_lock.release(&store).await {
+        tracing::warn!("could not release the daemon lock: {e:#}");
+    }
     tracing::info!("yici run: stopped");
     store.close().await;
     Ok(exit::OK)
+}
+
+/// How often the loop wakes when nothing is due, and pings the watchdog
+/// while a job runs (the unit's `WatchdogSec` is a multiple of it).
+const HEARTBEAT: Duration = Duration::from_secs(30);
+
+/// The signals the daemon answers.
+struct Signals {
+    stop: StopSignals,
+    hup: tokio::signal::unix::Signal,
+}
+
+/// SIGTERM and SIGINT, which both stop the daemon.
+struct StopSignals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn new() -> Result<Signals> {
+        Ok(Signals {
+            stop: StopSignals {
+                term: signal(SignalKind::terminate()).context("handling SIGTERM")?,
+                int: signal(SignalKind::interrupt()).context("handling SIGINT")?,
+            },
+            hup: signal(SignalKind::hangup()).context("handling SIGHUP")?,
+        })
+    }
+}
+
+impl StopSignals {
+    /// The next SIGTERM or SIGINT.
+    async fn recv(&mut self) {
+        tokio::select! {
+            _ = self.term.recv() => {}
+            _ = self.int.recv() => {}
+        }
+    }
+}
+
+/// Tells systemd's watchdog the loop is alive and extends the daemon's
+/// lease. A store that does not answer is logged, not fatal: jobs fail
+/// until it is back.
+async fn heartbeat(store: &Store, lock: &JobLock) -> Result<()> {
+    notify("WATCHDOG=1");
+    match lock.renew(store).await {
+        Ok(true) => Ok(()),
+        Ok(false) => anyhow::bail!("lost the daemon lock to another process"),
+        Err(e) => {
+            tracing::warn!("the store does not answer: {e}");
+            Ok(())
+        }
+    }
+}
+
+/// The scheduler's state: the configuration in force and when each job is
+/// next due.
+struct Daemon {
+    config: Config,
+    standardizers: Standardizers,
+    schedule: Vec<(Job, Option<chrono::DateTime<Utc>>)>,
+    /// Requested on SIGTERM/SIGINT; the running job honours it.
+    stop: StopRequest,
+    /// How long the running job may take to reach a commit point once
+    /// stopped, before it is abandoned.
+    stop_timeout: Duration,
+}
+
+impl Daemon {
+    /// The job due soonest, with when.
+    fn next(&self) -> Option<(chrono::DateTime<Utc>, Job)> {
+        self.schedule
+            .iter()
+            .filter_map(|(job, due)| due.map(|d| (d, job)))
+            .min_by_key(|(d, _)| *d)
+            .map(|(d, job)| (d, job.clone()))
+    }
+
+    /// Re-reads the configuration; keeps the old one if the new is invalid.
+    async fn reload(&mut self, cli: &Cli, store: &Store, shared: &Shared) {
+        let loaded = match context::load_with_standardizers(cli) {
+            Ok(loaded) => loaded,
+            Err(e) => {
+                tracing::error!("the new configuration is invalid; keeping the old one: {e:#}");
+                return;
+            }
+        };
+        let schedule = match due_times(store, jobs(&loaded.0)).await {
+            Ok(schedule) => schedule,
+            Err(e) => {
+                tracing::error!("cannot re-read the configuration while the store does not answer; keeping the old one: {e:#}");
+                return;
+            }
+        };
+        tracing::info!("configuration re-read");
+        (self.config, self.standardizers) = loaded;
+        self.schedule = schedule;
+        *shared.config.write().await = Arc::new(self.config.clone());
+    }
+
+    /// Runs `job` while still answering signals: SIGTERM/SIGINT ask it to
+    /// stop at its next commit point and abandon it after the stop timeout
+    /// (what it committed stands; the rest is redone by the next run);
+    /// SIGHUP is answered after it. Returns whether to reload.
+    async fn run_due(
+        &mut self,
+        cli: &Cli,
+        store: &Store,
+        shared: &Shared,
+        lock: &JobLock,
+        signals: &mut Signals,
+        job: Job,
+    ) -> Result<bool> {
+        let name = job.kind.name();
+        let started = Utc::now();
+        notify(&format!("STATUS=running {name}"));
+        let mut pulls = Vec::new();
+        let mut reload = false;
+        let outcome = {
+            let running = run_job(
+                cli,
+                &self.config,
+                &self.standardizers,
+                store,
+                &job.kind,
+                &self.stop,
+                &mut pulls,
+            );
+            tokio::pin!(running);
+            let mut deadline: Option<tokio::time::Instant> = None;
+            let mut ticks = tokio::time::interval_at(
+                tokio::time::Instant::now() + HEARTBEAT,
+                HEARTBEAT,
+            );
+            loop {
+                tokio::select! {
+                    outcome = &mut running => break Some(outcome),
+                    _ = signals.stop.recv(), if deadline.is_none() => {
+                        tracing::info!(job = %name, timeout = ?self.stop_timeout, "stopping: the running job ends at its next commit point");
+                        notify(&format!("STATUS=stopping: waiting for {name}"));
+                        self.stop.request();
+                        deadline = Some(tokio::time::Instant::now() + self.stop_timeout);
+                    }
+                    _ = signals.hup.recv() => reload = true,
+                    _ = ticks.tick() => heartbeat(store, lock).await?,
+                    _ = tokio::time::sleep_until(deadline.unwrap_or_else(tokio::time::Instant::now)), if deadline.is_some() => {
+                        tracing::warn!(job = %name, "the job did not reach a commit point in time; abandoned (the next run redoes it)");
+                        break None;
+                    }
+                }
+            }
+        };
+        let finished = Utc::now();
+        // A run that could not record its end (the store went away, or it
+        // was abandoned) is marked interrupted once the store answers.
+        if let Err(e) = store.mark_abandoned_runs(true).await {
+            tracing::warn!("could not mark abandoned runs: {e}");
+        }
+        shared.record_pulls(&pulls).await;
+        let line = match &outcome {
+            Some(Ok(())) => "succeeded".to_owned(),
+            Some(Err(e)) => {
+                tracing::error!(job = %name, "run failed: {e:#}");
+                format!("failed: {}", mask_digits_in_text(&format!("{e:#}")))
+            }
+            None => "abandoned at shutdown".to_owned(),
+        };
+        shared
+            .last
+            .write()
+            .await
+            .insert(name.clone(), (line, crate::store::timestamp(finished)));
+        let (next, overran) = next_due(&job.schedule, started, finished);
+        if overran {
+            tracing::warn!(job = %name, "the run overran its next slot; that slot is skipped");
+        }
+        if let Some(entry) = self.schedule.iter_mut().find(|(j, _)| j.kind == job.kind) {
+            entry.1 = next;
+        }
+        notify("STATUS=scheduling");
+        Ok(reload)
+    }
 }
 
 /// Each job with when it is first due (slots missed while down run once).
@@ -196,43 +399,44 @@ async fn due_times(
         .collect())
 }
 
+/// Runs one job. A source that fails does not stop the others, nor the
+/// rest of a cycle; the job then ends as failed, naming it, and runs again
+/// at its next slot. Pull reports are appended to `pulls` as they come.
 async fn run_job(
     cli: &Cli,
     config: &Config,
     standardizers: &Standardizers,
     store: &Store,
     kind: &JobKind,
+    stop: &StopRequest,
+    pulls: &mut Vec<PullReport>,
 ) -> Result<()> {
     let quiet = Output::new(true);
-    let all = |names: &[String]| context::select(config, names);
-    // A source that fails does not stop the others, nor the rest of a
-    // cycle; the job then ends as failed, naming it, and runs again at its
-    // next slot.
-    let failed = |reports: &[crate::sync::pull::PullReport]| -> Vec<String> {
-        reports
-            .iter()
-            .filter_map(|r| {
-                r.error
-                    .as_ref()
-                    .map(|e| format!("{}: {} error: {}", r.source, e.class, e.message))
-            })
-            .collect()
+    let options = PullOptions {
+        stop: stop.clone(),
+        ..PullOptions::default()
     };
-    let mut problems = Vec::new();
+    let stopped = || anyhow::anyhow!("stopped at a commit point: the daemon is shutting down");
+    let pull = |names: Vec<String>| {
+        let options = options.clone();
+        let quiet = &quiet;
+        async move {
+            let connectors = context::select(config, &names)?;
+            let (_, reports) =
+                pull::pull_all(store, &connectors, standardizers, options, cli, quiet).await?;
+            anyhow::Ok(reports)
+        }
+    };
     match kind {
         JobKind::Sync => {
-            let connectors = all(&[])?;
-            let (_, reports) = pull::pull_all(
-                store,
-                &connectors,
-                standardizers,
-                PullOptions::default(),
-                cli,
-                &quiet,
-            )
-            .await?;
-            problems.extend(failed(&reports));
+            pulls.extend(pull(Vec::new()).await?);
+            if stop.is_requested() {
+                return Err(stopped());
+            }
             reconcile::reconcile(config, store, false).await?;
+            if stop.is_requested() {
+                return Err(stopped());
+            }
             push::push(config, store, &[]).await?;
         }
         JobKind::Resolve => {
@@ -242,19 +446,17 @@ async fn run_job(
             push::push(config, store, &[]).await?;
         }
         JobKind::Pull(source) => {
-            let connectors = all(std::slice::from_ref(source))?;
-            let (_, reports) = pull::pull_all(
-                store,
-                &connectors,
-                standardizers,
-                PullOptions::default(),
-                cli,
-                &quiet,
-            )
-            .await?;
-            problems.extend(failed(&reports));
+            pulls.extend(pull(vec![source.clone()]).await?);
         }
     }
+    let problems: Vec<String> = pulls
+        .iter()
+        .filter_map(|r| {
+            r.error
+                .as_ref()
+                .map(|e| format!("{}: {} error: {}", r.source, e.class, e.message))
+        })
+        .collect();
     if problems.is_empty() {
         Ok(())
     } else {
@@ -262,12 +464,17 @@ async fn run_job(
     }
 }
 
+/// How long `/readyz` waits for the store.
+const READY_TIMEOUT: Duration = Duration::from_secs(2);
+
 async fn readyz(
     axum::extract::State(shared): axum::extract::State<Arc<Shared>>,
 ) -> (axum::http::StatusCode, &'static str) {
-    match shared.store.summary().await {
-        Ok(_) => (axum::http::StatusCode::OK, "ready\n"),
-        Err(_) => (
+    // A probe must answer quickly, even while the store's pool waits for
+    // a connection.
+    match tokio::time::timeout(READY_TIMEOUT, shared.store.summary()).await {
+        Ok(Ok(_)) => (axum::http::StatusCode::OK, "ready\n"),
+        _ => (
             axum::http::StatusCode::SERVICE_UNAVAILABLE,
             "store unreachable\n",
         ),
@@ -318,6 +525,42 @@ async fn metrics_text(shared: &Shared) -> String {
             text.push_str(&format!(
                 "yici_staged_records{{source=\"{source}\"}} {}\n",
                 counts.active
+            ));
+        }
+        text.push_str("# TYPE yici_quarantined_records gauge\n");
+        for (source, n) in &s.quarantined_by_source {
+            text.push_str(&format!(
+                "yici_quarantined_records{{source=\"{source}\"}} {n}\n"
+            ));
+        }
+    }
+    {
+        let sources = shared.sources.read().await;
+        text.push_str("# TYPE yici_pull_records_total counter\n");
+        for (source, t) in sources.iter() {
+            for (outcome, n) in [
+                ("pulled", t.pulled),
+                ("staged", t.staged),
+                ("quarantined", t.quarantined),
+            ] {
+                text.push_str(&format!(
+                    "yici_pull_records_total{{source=\"{source}\",outcome=\"{outcome}\"}} {n}\n"
+                ));
+            }
+        }
+        text.push_str("# TYPE yici_pull_failures_total counter\n");
+        for (source, t) in sources.iter() {
+            for (class, n) in &t.failures {
+                text.push_str(&format!(
+                    "yici_pull_failures_total{{source=\"{source}\",class=\"{class}\"}} {n}\n"
+                ));
+            }
+        }
+        text.push_str("# TYPE yici_source_last_pull_failed gauge\n");
+        for (source, t) in sources.iter() {
+            text.push_str(&format!(
+                "yici_source_last_pull_failed{{source=\"{source}\"}} {}\n",
+                u8::from(t.last_failed)
             ));
         }
     }

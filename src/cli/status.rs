@@ -69,6 +69,64 @@ pub struct Status {
     quarantined: u64,
     outbox_pending: u64,
     outbox_parked: u64,
+    /// Each configured source's latest pull, so one that keeps failing
+    /// shows even when other sources' pulls succeed after it.
+    sources: BTreeMap<String, SourceView>,
+}
+
+/// One source's latest pull and what it holds in quarantine.
+#[derive(Debug, Default, Serialize)]
+struct SourceView {
+    /// The pull run that last read it, if any.
+    last_pull: Option<i64>,
+    at: Option<String>,
+    pulled: u64,
+    staged: u64,
+    quarantined_now: u64,
+    /// Why the latest pull stopped (`class error: message`), masked.
+    error: Option<String>,
+}
+
+/// How many recent pull runs to search for each source's latest report.
+const PULL_RUNS_SEARCHED: u64 = 200;
+
+/// Each configured source's latest pull report from the recent pull runs.
+async fn sources(
+    config: &crate::config::Config,
+    store: &crate::store::Store,
+    quarantined: &BTreeMap<String, u64>,
+) -> Result<BTreeMap<String, SourceView>> {
+    let runs = store.runs(PULL_RUNS_SEARCHED, false, Some("pull")).await?;
+    let mut views = BTreeMap::new();
+    for connector in config.connectors.values().filter(|c| c.enabled) {
+        let mut view = SourceView {
+            quarantined_now: quarantined.get(&connector.name).copied().unwrap_or(0),
+            ..SourceView::default()
+        };
+        let latest = runs.iter().find_map(|run| {
+            let reports = run.counts.as_array()?;
+            let report = reports
+                .iter()
+                .find(|r| r["source"].as_str() == Some(connector.name.as_str()))?;
+            Some((run, report))
+        });
+        if let Some((run, r)) = latest {
+            let count = |field: &str| r[field].as_u64().unwrap_or(0);
+            view.last_pull = Some(run.id.0);
+            view.at = Some(crate::store::timestamp(run.started_at));
+            view.pulled = count("pulled");
+            view.staged = count("new") + count("changed") + count("unchanged");
+            view.error = r["error"].as_object().map(|e| {
+                mask_digits_in_text(&format!(
+                    "{} error: {}",
+                    e["class"].as_str().unwrap_or("?"),
+                    e["message"].as_str().unwrap_or("")
+                ))
+            });
+        }
+        views.insert(connector.name.clone(), view);
+    }
+    Ok(views)
 }
 
 pub async fn status(cli: &Cli, _args: &StatusArgs, out: &Output) -> Result<i32> {
@@ -110,7 +168,9 @@ pub async fn snapshot(
             Some((job.kind.name(), crate::store::timestamp(next)))
         })
         .collect();
+    let sources = sources(config, store, &summary.quarantined_by_source).await?;
     Ok(Status {
+        sources,
         jobs,
         next_runs,
         pending_reviews: summary.pending_reviews,
@@ -136,6 +196,22 @@ fn render_status(s: &Status) -> String {
             r.seconds.map(|s| format!("{s:.1}s")).unwrap_or_default()
         ));
         if let Some(e) = &r.error {
+            text.push_str(&format!("    error: {e}\n"));
+        }
+    }
+    if !s.sources.is_empty() {
+        text.push_str("sources:\n");
+    }
+    for (name, v) in &s.sources {
+        let last = match (v.last_pull, &v.at) {
+            (Some(run), Some(at)) => format!("pull #{run} {}", china_date_time(at)),
+            _ => "never pulled".to_owned(),
+        };
+        text.push_str(&format!(
+            "  {name:<16} {last}  pulled {}, staged {}; {} in quarantine\n",
+            v.pulled, v.staged, v.quarantined_now
+        ));
+        if let Some(e) = &v.error {
             text.push_str(&format!("    error: {e}\n"));
         }
     }

@@ -27,7 +27,10 @@ pub async fn run(cli: &Cli, args: &SyncArgs, out: &Output) -> Result<i32> {
     let (config, standardizers) = context::load_with_standardizers(cli)?;
     let connectors = context::select(&config, &[])?;
     let store = context::open_store(&config).await?;
-    let options = PullOptions { full: args.full };
+    let options = PullOptions {
+        full: args.full,
+        ..PullOptions::default()
+    };
     let (_, pulls) = pull::pull_all(&store, &connectors, &standardizers, options, cli, out).await?;
     let reconcile = reconcile::reconcile(&config, &store, args.full).await?;
     let delivered = push::push(&config, &store, &[]).await?;

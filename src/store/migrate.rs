@@ -43,6 +43,11 @@ const SQLITE: &[Embedded] = &[
         "golden records",
         include_str!("../../migrations/sqlite/0005_golden.sql"),
     ),
+    (
+        6,
+        "run runner",
+        include_str!("../../migrations/sqlite/0006_run_runner.sql"),
+    ),
 ];
 
 /// PostgreSQL migrations: the same versions as [`SQLITE`], in its dialect.
@@ -71,6 +76,11 @@ const POSTGRES: &[Embedded] = &[
         5,
         "golden records",
         include_str!("../../migrations/postgres/0005_golden.sql"),
+    ),
+    (
+        6,
+        "run runner",
+        include_str!("../../migrations/postgres/0006_run_runner.sql"),
     ),
 ];
 

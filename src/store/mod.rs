@@ -124,6 +124,7 @@ mod master_index;
 mod migrate;
 mod outbox;
 mod payloads;
+pub mod process;
 mod resolution;
 mod review;
 mod runs;

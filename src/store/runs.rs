@@ -3,6 +3,7 @@
 
 use chrono::{DateTime, Utc};
 
+use super::process;
 use super::{json_text, now_text, to_i64, Decode, PortableRow, Result, Store, StoreError};
 
 /// Identifier of a run; staged rows, links and events point at it.
@@ -76,17 +77,22 @@ fn run_of<R: PortableRow>(row: &R, op: &'static str) -> Result<Run> {
 }
 
 impl Store {
-    /// Records the start of a run of `job` and returns its id.
+    /// Records the start of a run of `job` by this process and returns its
+    /// id. Runs left `running` by processes that are gone are first marked
+    /// interrupted, so history never shows a dead run as at work.
     pub async fn begin_run(&self, job: &str) -> Result<RunId> {
         const OP: &str = "begin_run";
+        self.mark_abandoned_runs(false).await?;
         let now = now_text();
+        let runner = process::this_process();
         let id: i64 = on_pool!(self, pool => {
             sqlx::query_scalar(
-                "INSERT INTO runs (job, started_at, status, counts) \
-                 VALUES ($1, $2, 'running', '{}') RETURNING id",
+                "INSERT INTO runs (job, started_at, status, counts, runner) \
+                 VALUES ($1, $2, 'running', '{}', $3) RETURNING id",
             )
             .bind(job)
             .bind(&now)
+            .bind(&runner)
             .fetch_one(pool)
             .await
         })
@@ -244,6 +250,55 @@ impl Store {
         .map_err(StoreError::query(OP))?;
         if marked > 0 {
             tracing::warn!(marked, job, "marked runs left running as interrupted");
+        }
+        Ok(marked)
+    }
+
+    /// Marks as `interrupted` the runs still `running` whose process is gone
+    /// (see [`process::is_gone`]) and, with `mine`, this process's own: a
+    /// run that could not record its end (the store went away mid-run) or
+    /// that was abandoned at shutdown. Returns how many.
+    pub async fn mark_abandoned_runs(&self, mine: bool) -> Result<u64> {
+        const OP: &str = "mark_abandoned_runs";
+        let running: Vec<(i64, String)> = on_pool!(self, pool => {
+            sqlx::query_as(
+                "SELECT id, runner FROM runs WHERE status = 'running' AND runner IS NOT NULL",
+            )
+            .fetch_all(pool)
+            .await
+        })
+        .map_err(StoreError::query(OP))?;
+        let me = process::this_process();
+        let now = now_text();
+        let mut marked = 0;
+        for (id, runner) in running {
+            let reason = if runner == me {
+                if !mine {
+                    continue;
+                }
+                "the run was abandoned before it recorded its end"
+            } else if process::is_gone(&runner) {
+                "process ended before the run finished"
+            } else {
+                continue;
+            };
+            marked += on_pool!(self, pool => {
+                sqlx::query(
+                    "UPDATE runs SET status = 'interrupted', finished_at = $2, \
+                         error = COALESCE(error, $3) \
+                     WHERE id = $1 AND status = 'running'",
+                )
+                .bind(id)
+                .bind(&now)
+                .bind(reason)
+                .execute(pool)
+                .await
+                .map(|r| r.rows_affected())
+            })
+            .map_err(StoreError::query(OP))?;
+        }
+        if marked > 0 {
+            tracing::warn!(marked, "marked runs left running as interrupted");
         }
         Ok(marked)
     }

@@ -11,6 +11,8 @@ pub struct StoreSummary {
     pub staged: BTreeMap<String, SourceCounts>,
     /// Records in quarantine (not released).
     pub quarantined: u64,
+    /// The same, per source.
+    pub quarantined_by_source: BTreeMap<String, u64>,
     /// Active masters.
     pub masters: u64,
     /// Masters merged into another.
@@ -50,6 +52,7 @@ impl Store {
             StoreSummary {
                 staged: BTreeMap::new(),
                 quarantined: d.count("quarantined")?,
+                quarantined_by_source: BTreeMap::new(),
                 masters: d.count("masters")?,
                 merged_masters: d.count("merged_masters")?,
                 links: d.count("links")?,
@@ -86,6 +89,21 @@ impl Store {
                 }
             }
         }
+        let quarantined: Vec<(String, u64)> = on_pool!(self, pool => {
+            sqlx::query(
+                "SELECT source, COUNT(*) AS n FROM quarantine WHERE released_at IS NULL GROUP BY source",
+            )
+            .fetch_all(pool)
+            .await
+            .map_err(StoreError::query(OP))?
+            .iter()
+            .map(|row| {
+                let d = Decode::new(row, OP);
+                Ok((d.text("source")?, d.count("n")?))
+            })
+            .collect::<Result<_>>()?
+        });
+        summary.quarantined_by_source = quarantined.into_iter().collect();
         Ok(summary)
     }
 }

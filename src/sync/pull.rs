@@ -12,6 +12,7 @@ use serde::Serialize;
 use tokio::sync::mpsc;
 
 use super::standardize::{prepare, Prepared};
+use super::StopRequest;
 use crate::config::{Connector, Department};
 use crate::connector::{self, Batch, ConnectorError, PullMode, PullRequest, Source};
 use crate::mapping::Standardizer;
@@ -104,11 +105,17 @@ impl From<&StoreError> for PullFailure {
 }
 
 /// Options for one pull.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct PullOptions {
     /// Ignore the stored cursor and read the whole source.
     pub full: bool,
+    /// Once requested, the pull ends after the batch it is writing (its
+    /// rows and cursor committed together), failing as `stopped`.
+    pub stop: StopRequest,
 }
+
+/// The failure class of a pull ended by a [`StopRequest`].
+pub const STOPPED: &str = "stopped";
 
 /// Pulls `connector` into the store under `run_id`. Never fails as a whole:
 /// a source that cannot be read or stored is reported in
@@ -119,7 +126,7 @@ pub async fn pull_source(
     run_id: RunId,
     connector: &Connector,
     standardizer: Arc<Standardizer>,
-    options: PullOptions,
+    options: &PullOptions,
     progress: &(dyn Fn(u64) + Sync),
 ) -> PullReport {
     let started = Instant::now();
@@ -145,7 +152,7 @@ pub async fn pull_source(
                 &connector.name,
                 source,
                 standardizer,
-                progress,
+                (progress, &options.stop),
                 &mut report,
             )
             .await
@@ -174,7 +181,7 @@ pub async fn pull_from(
         source_name,
         source,
         standardizer,
-        &|_| {},
+        (&|_| {}, &StopRequest::default()),
         &mut report,
     )
     .await;
@@ -207,7 +214,7 @@ async fn stage_from(
     name: &str,
     mut source: Box<dyn Source>,
     standardizer: Arc<Standardizer>,
-    progress: &(dyn Fn(u64) + Sync),
+    (progress, stop): (&(dyn Fn(u64) + Sync), &StopRequest),
     report: &mut PullReport,
 ) -> Result<(), PullFailure> {
     let mode = source.mode();
@@ -253,6 +260,17 @@ async fn stage_from(
         }
         if done {
             break;
+        }
+        // A commit point: what is written stays, with its cursor; the batch
+        // being standardized is read again by the next pull.
+        if stop.is_requested() {
+            return Err(PullFailure {
+                class: STOPPED,
+                message: format!(
+                    "stopped after {} rows at a commit point; the next pull resumes there",
+                    report.pulled
+                ),
+            });
         }
     }
     if let Some(failure) = failure {
