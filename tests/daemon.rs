@@ -4,56 +4,10 @@
 
 mod support;
 
-use std::io::{Read, Write};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use support::daemon::{free_port, get, get_with, until};
 use support::workspace::{stderr, Workspace};
-
-/// `GET path` on loopback `port`: (status line, body), or `None` while
-/// nothing listens.
-fn get(port: u16, path: &str) -> Option<(String, String)> {
-    get_with(port, path, None)
-}
-
-/// `GET path` with an optional bearer token.
-fn get_with(port: u16, path: &str, token: Option<&str>) -> Option<(String, String)> {
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    let auth = token
-        .map(|t| format!("Authorization: Bearer {t}\r\n"))
-        .unwrap_or_default();
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: localhost\r\n{auth}Connection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut text = String::new();
-    s.read_to_string(&mut text).ok()?;
-    let (head, body) = text.split_once("\r\n\r\n")?;
-    Some((head.lines().next()?.to_owned(), body.to_owned()))
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn until<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
-    let start = Instant::now();
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "timed out waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
 
 #[test]
 fn the_daemon_runs_its_schedule_serves_health_and_stops_on_sigterm() {
@@ -187,17 +141,16 @@ fn a_token_guards_all_but_health() {
     );
 }
 
-/// One text cell of the SQLite store.
-fn store_cell(ws: &Workspace, sql: &str) -> String {
-    let (db, sql) = (ws.path("var/yici.db"), sql.to_owned());
+/// One text cell of the store at `url` (SQLite or PostgreSQL).
+fn store_cell(url: &str, sql: &str) -> String {
+    let (url, sql) = (url.to_owned(), sql.to_owned());
     support::throwaway::on_fresh_thread(move || async move {
-        let store = yici::store::Store::open(&format!("sqlite://{}", db.display()))
-            .await
-            .unwrap();
-        let yici::store::Pool::Sqlite(pool) = store.pool() else {
-            unreachable!()
-        };
-        let v: String = sqlx::query_scalar(&sql).fetch_one(pool).await.unwrap();
+        let store = yici::store::Store::open(&url).await.unwrap();
+        let v: String = match store.pool() {
+            yici::store::Pool::Sqlite(pool) => sqlx::query_scalar(&sql).fetch_one(pool).await,
+            yici::store::Pool::Postgres(pool) => sqlx::query_scalar(&sql).fetch_one(pool).await,
+        }
+        .unwrap();
         store.close().await;
         v
     })
@@ -206,8 +159,25 @@ fn store_cell(ws: &Workspace, sql: &str) -> String {
 
 #[test]
 fn killing_the_daemon_at_random_points_loses_and_duplicates_nothing() {
+    let ws = sample_synced_every_second();
+    let url = format!("sqlite://{}", ws.path("var/yici.db").display());
+    killed_at_random_points(&ws, &url, 6);
+}
+
+#[test]
+fn killing_the_daemon_on_postgresql_loses_and_duplicates_nothing() {
+    let Some(db) = support::throwaway::on_fresh_thread(support::postgres::test_db).flatten() else {
+        return;
+    };
+    let ws = sample_synced_every_second();
+    ws.use_store(db.url());
+    killed_at_random_points(&ws, db.url(), 4);
+}
+
+/// The sample district's files, with an empty store, the whole cycle every
+/// second and the HR API (which runs only inside `yici demo`) disabled.
+fn sample_synced_every_second() -> Workspace {
     let ws = Workspace::with_shipped_config();
-    // The sample district's files; its HR API runs only inside `yici demo`.
     ws.json(&["demo", "--persons", "600"], 0);
     std::fs::remove_dir_all(ws.path("var")).unwrap();
     ws.edit(
@@ -220,9 +190,15 @@ fn killing_the_daemon_at_random_points_loses_and_duplicates_nothing() {
         "sync = \"30 1 * * *\"",
         "sync = \"* * * * * *\"",
     );
+    ws
+}
+
+/// Kills the daemon with SIGKILL `kills` times at seeded random moments of
+/// its cycle, lets a last one finish, then checks the store at `url`.
+fn killed_at_random_points(ws: &Workspace, url: &str, kills: usize) {
     // Kill -9 at pseudo-random moments (fixed seed), six times.
     let mut seed: u64 = 2026;
-    for _ in 0..6 {
+    for _ in 0..kills {
         seed = seed
             .wrapping_mul(6364136223846793005)
             .wrapping_add(1442695040888963407);
@@ -256,16 +232,32 @@ fn killing_the_daemon_at_random_points_loses_and_duplicates_nothing() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     ws.json(&["sync"], 0);
 
+    // No run is left `running`: the killed ones are marked interrupted.
+    let left = store_cell(
+        url,
+        "SELECT CAST(COUNT(*) AS TEXT) FROM runs WHERE status = 'running'",
+    );
+    assert_eq!(left, "0");
+    let interrupted = ws.json(&["runs", "--failed", "--limit", "100"], 0);
+    assert!(
+        interrupted
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["status"] == "interrupted"),
+        "{interrupted}"
+    );
+
     // Every active record staged once and linked to exactly one master.
     let unlinked = store_cell(
-        &ws,
+        url,
         "SELECT CAST(COUNT(*) AS TEXT) FROM staged_records s LEFT JOIN links l \
          ON l.source = s.source AND l.source_key = s.source_key \
          WHERE s.status = 'active' AND l.master_id IS NULL",
     );
     assert_eq!(unlinked, "0");
     let to_dead = store_cell(
-        &ws,
+        url,
         "SELECT CAST(COUNT(*) AS TEXT) FROM links l JOIN masters m ON m.id = l.master_id \
          WHERE m.status <> 'active'",
     );
@@ -284,7 +276,7 @@ fn killing_the_daemon_at_random_points_loses_and_duplicates_nothing() {
     })
     .unwrap();
     let held = store_cell(
-        &ws,
+        url,
         "SELECT CAST((SELECT COUNT(*) FROM staged_records WHERE source = 'governance') \
          + (SELECT COUNT(*) FROM quarantine WHERE source = 'governance') AS TEXT)",
     );

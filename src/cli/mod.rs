@@ -7,6 +7,7 @@ mod conflicts;
 mod context;
 mod demo;
 mod district;
+mod endpoints;
 mod eval;
 mod explain;
 mod export;

@@ -50,6 +50,16 @@ impl Workspace {
         std::fs::write(&path, text.replacen(from, to, 1)).unwrap();
     }
 
+    /// Points the configuration's store at `url` (e.g. a throwaway
+    /// PostgreSQL database) instead of the embedded SQLite file.
+    pub fn use_store(&self, url: &str) {
+        self.edit(
+            "config/yici.toml",
+            "url = \"${YICI_STORE_URL:-sqlite://var/yici.db}\"",
+            &format!("url = \"{url}\""),
+        );
+    }
+
     /// `yici ARGS` in this workspace with a clean environment.
     pub fn command(&self, args: &[&str]) -> Command {
         yici_command(self.dir.path(), args)
