@@ -1,7 +1,6 @@
 //! `yici run`: the daemon. Runs each scheduled job when due (one at a
-//! time, so never two runs of one job), serves `/healthz`, `/readyz`,
-//! `/metrics` and `/status` on `[http] listen` (loopback by default; a
-//! bearer `[http] token` guards all but health), tells systemd
+//! time, so never two runs of one job), serves its endpoints (see
+//! `endpoints`) on `[http] listen`, tells systemd
 //! when it is ready (`Type=notify`), stops on SIGTERM/SIGINT once the
 //! running job has reached its next commit point (or abandons it after
 //! `--stop-timeout`), and re-reads its configuration on SIGHUP (keeping the
