@@ -15,5 +15,6 @@ pub mod master;
 pub mod matching;
 pub mod model;
 pub mod push;
+pub mod stop;
 pub mod store;
 pub mod sync;

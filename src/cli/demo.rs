@@ -13,6 +13,7 @@ use crate::config::{Config, Connector, Department as ConnectorDepartment, Locati
 use crate::demo::hr_gateway::{self, GatewayAuth, GatewayHandle};
 use crate::demo::{DemoOptions, DemoSummary, Department};
 use crate::matching::eval::{pairwise, Metrics, Truth};
+use crate::stop::StopRequest;
 use crate::store::Store;
 use crate::store::{redact_url, StoreSummary};
 use crate::sync::pull::{PullOptions, PullReport};
@@ -88,8 +89,8 @@ pub async fn run(cli: &Cli, args: &DemoArgs, out: &Output) -> Result<i32> {
     for gateway in gateways {
         gateway.stop().await.context("stopping the sample HR API")?;
     }
-    let resolve = reconcile::reconcile(&config, &store, false).await?;
-    let delivered = push::push(&config, &store, &[]).await?;
+    let resolve = reconcile::reconcile(&config, &store, false, &StopRequest::default()).await?;
+    let delivered = push::push(&config, &store, &[], &StopRequest::default()).await?;
     let staged = store.summary().await?;
     let district = district::summarize(&config, &store).await?;
     let accuracy = score_against_truth(&store, &sample.truth).await?;

@@ -9,7 +9,7 @@ use super::context::{self, Standardizers};
 use super::{exit, Cli, Output};
 use crate::config::Connector;
 use crate::store::{RunOutcome, RunStatus, Store};
-use crate::sync::pull::{pull_source, PullOptions, PullReport, STOPPED};
+use crate::sync::pull::{pull_source, PullOptions, PullReport};
 
 #[derive(Debug, clap::Args)]
 pub struct PullArgs {
@@ -60,7 +60,7 @@ pub async fn pull_all(
     let show_progress = !cli.quiet && !out.is_json() && std::io::stderr().is_terminal();
     let mut reports = Vec::new();
     for connector in connectors {
-        if options.stop.is_requested() {
+        if options.stop.stops_here() {
             break;
         }
         let standardizer = context::standardizer_for(standardizers, connector)?;
@@ -98,10 +98,7 @@ pub async fn pull_all(
         })
         .collect();
     // Stopped at a commit point: some sources were not (fully) read.
-    let stopped = reports.len() < connectors.len()
-        || reports
-            .iter()
-            .any(|r| r.error.as_ref().is_some_and(|e| e.class == STOPPED));
+    let stopped = options.stop.cut_short();
     let outcome = RunOutcome {
         status: if stopped {
             RunStatus::Interrupted

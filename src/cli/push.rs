@@ -14,7 +14,8 @@ use super::{context, exit, Cli, Output};
 use crate::config::Config;
 use crate::push::deliver::{deliver, DeliveryReport};
 use crate::push::{RecordPush, Targets};
-use crate::store::{OutboxStatus, RunOutcome, RunStatus, Store};
+use crate::stop::StopRequest;
+use crate::store::{OutboxStatus, RunOutcome, Store};
 
 #[derive(Debug, clap::Args)]
 pub struct PushArgs {
@@ -90,38 +91,35 @@ pub async fn run(cli: &Cli, args: &PushArgs, out: &Output) -> Result<i32> {
             exit::OK
         })
     } else {
-        push(&config, &store, &args.names).await.map(|report| {
-            out.emit(&report, || render_delivery(&report));
-            if report.values().any(|t| t.error.is_some()) {
-                exit::PARTIAL
-            } else {
-                exit::OK
-            }
-        })
+        push(&config, &store, &args.names, &StopRequest::default())
+            .await
+            .map(|report| {
+                out.emit(&report, || render_delivery(&report));
+                if report.values().any(|t| t.error.is_some()) {
+                    exit::PARTIAL
+                } else {
+                    exit::OK
+                }
+            })
     };
     store.close().await;
     result
 }
 
-/// Delivers under the push lock and a `push` run; shared with `yici sync`
-/// and `yici demo`.
-pub async fn push(config: &Config, store: &Store, names: &[String]) -> Result<DeliveryReport> {
+/// Delivers under the push lock and a `push` run; shared with `yici sync`,
+/// `yici demo` and the daemon (whose `stop` may end it between pages).
+pub async fn push(
+    config: &Config,
+    store: &Store,
+    names: &[String],
+    stop: &StopRequest,
+) -> Result<DeliveryReport> {
     let lock = JobLock::acquire_push(store).await?;
     let run = store.begin_run("push").await?;
-    let result = deliver(store, config, names).await;
-    let outcome = match &result {
-        Ok(report) => RunOutcome {
-            status: RunStatus::Succeeded,
-            counts: serde_json::to_value(report).unwrap_or_default(),
-            error: None,
-        },
-        Err(e) => RunOutcome {
-            status: RunStatus::Failed,
-            counts: serde_json::json!({}),
-            error: Some(e.to_string()),
-        },
-    };
-    store.finish_run(run, outcome).await?;
+    let result = deliver(store, config, names, stop).await;
+    store
+        .finish_run(run, RunOutcome::of(&result, stop.cut_short()))
+        .await?;
     lock.release(store).await?;
     Ok(result?)
 }

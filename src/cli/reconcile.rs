@@ -10,7 +10,8 @@ use super::lock::JobLock;
 use super::{context, exit, Cli, Output};
 use crate::config::Config;
 use crate::push::Targets;
-use crate::store::{RunOutcome, RunStatus, Store};
+use crate::stop::StopRequest;
+use crate::store::{RunOutcome, Store};
 use crate::sync::golden::{golden_run, GoldenReport};
 use crate::sync::resolve::{resolve_run, ResolveReport};
 use crate::sync::universe::load_model;
@@ -32,7 +33,7 @@ pub async fn run(cli: &Cli, args: &ReconcileArgs, out: &Output) -> Result<i32> {
         bar.enable_steady_tick(Duration::from_millis(120));
         bar
     });
-    let result = reconcile(&config, &store, args.full).await;
+    let result = reconcile(&config, &store, args.full, &StopRequest::default()).await;
     if let Some(bar) = spinner {
         bar.finish_and_clear();
     }
@@ -52,8 +53,14 @@ pub struct ReconcileReport {
 
 /// One resolve run and the golden records it affects, under the index lock
 /// and with a run record; shared with `yici demo`. `full` re-resolves every
-/// record and rebuilds every golden record.
-pub async fn reconcile(config: &Config, store: &Store, full: bool) -> Result<ReconcileReport> {
+/// record and rebuilds every golden record. `stop` may end the golden
+/// rebuild between batches (the daemon's shutdown).
+pub async fn reconcile(
+    config: &Config,
+    store: &Store,
+    full: bool,
+    stop: &StopRequest,
+) -> Result<ReconcileReport> {
     let matching = &config.settings.matching;
     let model = load_model(matching)?;
     let lock = JobLock::acquire(store).await?;
@@ -69,25 +76,16 @@ pub async fn reconcile(config: &Config, store: &Store, full: bool) -> Result<Rec
             &context::departments(config),
             &Targets::from_config(config),
             full,
+            stop,
         )
         .await
         .context("building golden records")?;
         anyhow::Ok(ReconcileReport { resolve, golden })
     }
     .await;
-    let outcome = match &result {
-        Ok(report) => RunOutcome {
-            status: RunStatus::Succeeded,
-            counts: serde_json::to_value(report).unwrap_or_default(),
-            error: None,
-        },
-        Err(e) => RunOutcome {
-            status: RunStatus::Failed,
-            counts: serde_json::json!({}),
-            error: Some(format!("{e:#}")),
-        },
-    };
-    store.finish_run(run, outcome).await?;
+    store
+        .finish_run(run, RunOutcome::of(&result, stop.cut_short()))
+        .await?;
     lock.release(store).await?;
     result
 }

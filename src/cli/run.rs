@@ -23,9 +23,9 @@ use super::{exit, pull, push, reconcile, Cli, Output};
 use crate::config::Config;
 use crate::daemon::{first_due, jobs, next_due, Job, JobKind};
 use crate::model::mask::mask_digits_in_text;
+use crate::stop::StopRequest;
 use crate::store::Store;
 use crate::sync::pull::{PullOptions, PullReport};
-use crate::sync::StopRequest;
 
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
@@ -361,20 +361,20 @@ async fn run_job(
     match kind {
         JobKind::Sync => {
             pulls.extend(pull(Vec::new()).await?);
-            if stop.is_requested() {
+            if stop.stops_here() {
                 return Err(stopped());
             }
-            reconcile::reconcile(config, store, false).await?;
-            if stop.is_requested() {
+            reconcile::reconcile(config, store, false, stop).await?;
+            if stop.stops_here() {
                 return Err(stopped());
             }
-            push::push(config, store, &[]).await?;
+            push::push(config, store, &[], stop).await?;
         }
         JobKind::Resolve => {
-            reconcile::reconcile(config, store, false).await?;
+            reconcile::reconcile(config, store, false, stop).await?;
         }
         JobKind::Push => {
-            push::push(config, store, &[]).await?;
+            push::push(config, store, &[], stop).await?;
         }
         JobKind::Pull(source) => {
             pulls.extend(pull(vec![source.clone()]).await?);

@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use super::{context, district, exit, pull, push, reconcile, Cli, Output};
 use crate::push::deliver::DeliveryReport;
+use crate::stop::StopRequest;
 use crate::sync::pull::{PullOptions, PullReport};
 
 #[derive(Debug, clap::Args)]
@@ -32,8 +33,9 @@ pub async fn run(cli: &Cli, args: &SyncArgs, out: &Output) -> Result<i32> {
         ..PullOptions::default()
     };
     let (_, pulls) = pull::pull_all(&store, &connectors, &standardizers, options, cli, out).await?;
-    let reconcile = reconcile::reconcile(&config, &store, args.full).await?;
-    let delivered = push::push(&config, &store, &[]).await?;
+    let reconcile =
+        reconcile::reconcile(&config, &store, args.full, &StopRequest::default()).await?;
+    let delivered = push::push(&config, &store, &[], &StopRequest::default()).await?;
     let district = district::summarize(&config, &store).await?;
     store.close().await;
     let failed =

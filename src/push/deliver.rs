@@ -33,6 +33,7 @@ use crate::connector::sql::write::SqlTarget;
 use crate::connector::target::{ColumnWrite, Expect, Suggestion, UpdateOutcome};
 use crate::connector::ConnectorError;
 use crate::model::mask::mask_digits_in_text;
+use crate::stop::StopRequest;
 use crate::store::{OutboxItem, OutboxStatus, Store, StoreError};
 
 /// Failed attempts before a row is parked.
@@ -78,10 +79,12 @@ enum Writer {
 }
 
 /// Delivers the due outbox rows of `targets` (all push targets when empty).
+/// Stops between pages when `stop` asks: the rows not tried stay due.
 pub async fn deliver(
     store: &Store,
     config: &Config,
     targets: &[String],
+    stop: &StopRequest,
 ) -> Result<DeliveryReport, StoreError> {
     let mut report = DeliveryReport::new();
     let names: Vec<String> = if targets.is_empty() {
@@ -103,7 +106,7 @@ pub async fn deliver(
         else {
             continue;
         };
-        let done = deliver_target(store, connector, &config.settings.state_dir, spec).await?;
+        let done = deliver_target(store, connector, &config.settings.state_dir, spec, stop).await?;
         report.insert(name, done);
     }
     Ok(report)
@@ -114,13 +117,14 @@ async fn deliver_target(
     connector: &Connector,
     state_dir: &Path,
     spec: &PushSpec,
+    stop: &StopRequest,
 ) -> Result<TargetDelivery, StoreError> {
     let suggestions = spec.suggestions.as_deref().unwrap_or(DEFAULT_SUGGESTIONS);
     let mut done = TargetDelivery::default();
     let mut writer: Option<Writer> = None;
     // Rows tried in this delivery are not tried again in it.
     let mut after = 0;
-    loop {
+    while !stop.stops_here() {
         let due = store
             .due_outbox_for(&connector.name, after, PAGE, Utc::now())
             .await?;

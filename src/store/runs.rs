@@ -42,6 +42,35 @@ pub struct RunOutcome {
     pub error: Option<String>,
 }
 
+impl RunOutcome {
+    /// How a run that came to `result` ended: succeeded with its report as
+    /// counts, interrupted when a stop request `cut_short` it (what it did
+    /// stands; the next run goes on), or failed with the error.
+    pub fn of<T: serde::Serialize, E: std::fmt::Display>(
+        result: &std::result::Result<T, E>,
+        cut_short: bool,
+    ) -> RunOutcome {
+        match result {
+            Ok(report) => RunOutcome {
+                status: if cut_short {
+                    RunStatus::Interrupted
+                } else {
+                    RunStatus::Succeeded
+                },
+                counts: serde_json::to_value(report).unwrap_or_default(),
+                error: cut_short.then(|| {
+                    "stopped at a commit point; the next run goes on from there".to_owned()
+                }),
+            },
+            Err(e) => RunOutcome {
+                status: RunStatus::Failed,
+                counts: serde_json::json!({}),
+                error: Some(format!("{e:#}")),
+            },
+        }
+    }
+}
+
 /// One recorded run.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Run {

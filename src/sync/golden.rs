@@ -18,6 +18,7 @@ use crate::master::golden::{build, Golden, SourceRecord};
 use crate::master::survivorship::Survivorship;
 use crate::model::record::ResidentRecord;
 use crate::push::{new_record_key, plan, plan_create, StagedRow, Targets};
+use crate::stop::StopRequest;
 use crate::store::{
     GoldenChange, GoldenInput, GoldenWrite, MasterStatus, NewConflict, NewEvent, RunId, Store,
     StoreError,
@@ -62,7 +63,8 @@ pub struct GoldenReport {
 
 /// Rebuilds stale golden records (all of them with `full`, or when the
 /// rules changed), and plans push-back for their records in `targets`.
-/// `departments` maps each source to its department.
+/// `departments` maps each source to its department. Stops between batches
+/// when `stop` asks (the masters left stale are rebuilt by the next run).
 pub async fn golden_run(
     store: &Store,
     run: RunId,
@@ -70,6 +72,7 @@ pub async fn golden_run(
     departments: &BTreeMap<String, String>,
     targets: &Targets,
     full: bool,
+    stop: &StopRequest,
 ) -> Result<GoldenReport, StoreError> {
     let started = Instant::now();
     let mut report = GoldenReport::default();
@@ -87,7 +90,7 @@ pub async fn golden_run(
     }
     let (mut read, mut built, mut written) = (0.0, 0.0, 0.0);
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    loop {
+    while !stop.stops_here() {
         let t = Instant::now();
         let ids = store.stale_masters(BATCH).await?;
         if ids.is_empty() {

@@ -9,10 +9,8 @@ pub mod resolve;
 pub mod restage;
 pub mod standardize;
 pub mod steward;
-pub mod stop;
 pub mod universe;
 
 pub use pull::{pull_source, PullFailure, PullReport};
 pub use resolve::{resolve_run, ResolveReport};
-pub use stop::StopRequest;
 pub use universe::{Universe, UniverseError};

@@ -12,11 +12,11 @@ use serde::Serialize;
 use tokio::sync::mpsc;
 
 use super::standardize::{prepare, Prepared};
-use super::StopRequest;
 use crate::config::{Connector, Department};
 use crate::connector::{self, Batch, ConnectorError, PullMode, PullRequest, Source};
 use crate::mapping::Standardizer;
 use crate::model::mask_digits_in_text;
+use crate::stop::StopRequest;
 use crate::store::{RunId, StageCounts, Store, StoreError};
 
 /// What pulling one source did, for the CLI, the run record and metrics.
@@ -263,7 +263,7 @@ async fn stage_from(
         }
         // A commit point: what is written stays, with its cursor; the batch
         // being standardized is read again by the next pull.
-        if stop.is_requested() {
+        if stop.stops_here() {
             return Err(PullFailure {
                 class: STOPPED,
                 message: format!(

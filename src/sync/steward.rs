@@ -9,6 +9,7 @@ use serde::Serialize;
 use crate::master::stewardship::{self, MasterRecords, Steward, StewardError};
 use crate::master::survivorship::Survivorship;
 use crate::push::Targets;
+use crate::stop::StopRequest;
 use crate::store::{MasterStatus, RecordRef, ReviewDecision, ReviewStatus, Store, StoreError};
 
 use super::golden::{golden_run, GoldenReport};
@@ -127,7 +128,16 @@ pub async fn steward_run(
         }
     };
     store.apply_steward(who.run, &write).await?;
-    let golden = golden_run(store, who.run, rules, departments, targets, false).await?;
+    let golden = golden_run(
+        store,
+        who.run,
+        rules,
+        departments,
+        targets,
+        false,
+        &StopRequest::default(),
+    )
+    .await?;
     Ok(StewardReport {
         run: who.run.0,
         created: write.new_masters.clone(),
