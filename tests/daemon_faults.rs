@@ -407,3 +407,92 @@ fn the_postgresql_store_restarting_fails_the_run_cleanly_and_the_next_succeeds()
     assert_eq!(summary.staged["paged"].active, 24, "{summary:?}");
     assert_eq!(summary.quarantined, 0, "{summary:?}");
 }
+
+#[test]
+fn a_stop_request_ends_golden_rebuilds_and_deliveries_between_batches() {
+    use yici::stop::StopRequest;
+
+    let ws = Workspace::with_shipped_config();
+    ws.json(&["demo", "--persons", "200"], 0);
+    std::fs::remove_dir_all(ws.path("var")).unwrap();
+    ws.edit(
+        "connectors/hr.toml",
+        "kind = \"http\"",
+        "kind = \"http\"\nenabled = false",
+    );
+    // Pulled and resolved, nothing delivered yet.
+    ws.json(&["pull"], 0);
+    ws.json(&["reconcile"], 0);
+    let (root, url) = (ws.path("."), sqlite_url(&ws));
+    support::throwaway::on_fresh_thread(move || async move {
+        let config = yici::config::Config::load(&root).unwrap();
+        let store = yici::store::Store::open(&url).await.unwrap();
+        let pending = || async {
+            store
+                .outbox_counts()
+                .await
+                .unwrap()
+                .into_iter()
+                .filter(|(_, _, status, _)| *status == yici::store::OutboxStatus::Pending)
+                .map(|(_, _, _, n)| n)
+                .sum::<u64>()
+        };
+        let waiting = pending().await;
+        assert!(waiting > 0, "the sample district has push-backs to deliver");
+
+        let stopped = StopRequest::default();
+        stopped.request();
+        let report = yici::push::deliver::deliver(&store, &config, &[], &stopped)
+            .await
+            .unwrap();
+        assert!(stopped.cut_short());
+        assert!(
+            report.values().all(|t| t.values_written + t.ledgered == 0),
+            "{report:?}"
+        );
+        assert_eq!(pending().await, waiting, "nothing sent, nothing lost");
+
+        let masters = store.mark_all_golden_stale().await.unwrap();
+        assert!(masters > 0);
+        let departments = config
+            .connectors
+            .iter()
+            .map(|(n, c)| (n.clone(), c.department.as_str().to_owned()))
+            .collect();
+        let targets = yici::push::Targets::from_config(&config);
+        let rules = &config.settings.survivorship;
+        let run = store.begin_run("test").await.unwrap();
+        let golden = |stop: StopRequest| {
+            let (store, departments, targets) = (&store, &departments, &targets);
+            async move {
+                yici::sync::golden::golden_run(
+                    store,
+                    run,
+                    rules,
+                    departments,
+                    targets,
+                    false,
+                    &stop,
+                )
+                .await
+                .unwrap()
+            }
+        };
+        assert_eq!(golden(stopped.clone()).await.rebuilt, 0);
+        assert_eq!(
+            store.stale_master_count().await.unwrap(),
+            masters,
+            "left stale for the next run"
+        );
+
+        // Unstopped, the next runs finish the work.
+        assert_eq!(golden(StopRequest::default()).await.rebuilt, masters);
+        assert_eq!(store.stale_master_count().await.unwrap(), 0);
+        yici::push::deliver::deliver(&store, &config, &[], &StopRequest::default())
+            .await
+            .unwrap();
+        assert_eq!(pending().await, 0);
+        store.close().await;
+    })
+    .unwrap();
+}
