@@ -1,4 +1,4 @@
-//! The daemon when things go wrong: department APIs that are slow, fail
+//! The daemon when things go wrong: department APIs that are down, slow, fail
 //! with 500s or answer garbage (on SQLite and PostgreSQL), a stop asked for
 //! in the middle of a pull, a job that will not reach a commit point, and
 //! the PostgreSQL store restarting under a running daemon.
@@ -25,6 +25,8 @@ enum Behaviour {
     Fails(u16),
     /// `200 OK` with a body that is not JSON.
     Garbled,
+    /// Nothing listens: the connector is pointed at a closed port.
+    Down,
 }
 
 /// One paginated API per source name, on a loopback port.
@@ -95,6 +97,7 @@ impl Api {
                 )
                     .into_response(),
                 Behaviour::Garbled => "<html><body>系统维护中</body></html>".into_response(),
+                Behaviour::Down => unreachable!("a source that is down gets no requests"),
             }
         }
 
@@ -142,6 +145,10 @@ fn workspace_with(
     }
     for (name, behaviour) in sources {
         api.set(name, *behaviour);
+        let port = match behaviour {
+            Behaviour::Down => support::daemon::free_port(),
+            _ => api.port,
+        };
         ws.write(
             &format!("connectors/{name}.toml"),
             &format!(
@@ -150,7 +157,6 @@ fn workspace_with(
                  total = \"data.total\"\ntimeout_secs = {timeout_secs}\nmax_retries = 1\n\
                  [http.pagination]\nstyle = \"page\"\npage_param = \"pageNum\"\n\
                  size_param = \"pageSize\"\nsize = {page_size}\nfirst_page = 1\n",
-                port = api.port
             ),
         );
         ws.write(
@@ -179,6 +185,7 @@ fn faulty_sources_fail_alone_and_recover(store_url: Option<&str>) {
             ("slow", Behaviour::Slow(Duration::from_secs(3))),
             ("broken", Behaviour::Fails(500)),
             ("garbled", Behaviour::Garbled),
+            ("down", Behaviour::Down),
         ],
         10,
         1,
@@ -195,6 +202,8 @@ fn faulty_sources_fail_alone_and_recover(store_url: Option<&str>) {
             "yici_source_last_pull_failed{source=\"slow\"} 1",
             "yici_source_last_pull_failed{source=\"broken\"} 1",
             "yici_source_last_pull_failed{source=\"garbled\"} 1",
+            "yici_source_last_pull_failed{source=\"down\"} 1",
+            "yici_pull_failures_total{source=\"down\",class=\"transient\"}",
             "yici_staged_records{source=\"good\"} 24",
             "yici_pull_failures_total{source=\"slow\",class=\"transient\"}",
             "yici_pull_failures_total{source=\"broken\",class=\"transient\"}",
@@ -222,6 +231,7 @@ fn faulty_sources_fail_alone_and_recover(store_url: Option<&str>) {
         ("slow", "timed out"),
         ("broken", "500"),
         ("garbled", "malformed JSON"),
+        ("down", "127.0.0.1"),
     ] {
         let error = sources[name]["error"].as_str().unwrap_or_default();
         assert!(error.contains(says), "{name}: {error}");
@@ -252,12 +262,12 @@ fn faulty_sources_fail_alone_and_recover(store_url: Option<&str>) {
 }
 
 #[test]
-fn slow_failing_and_garbled_sources_fail_alone_and_recover_on_sqlite() {
+fn down_slow_failing_and_garbled_sources_fail_alone_and_recover_on_sqlite() {
     faulty_sources_fail_alone_and_recover(None);
 }
 
 #[test]
-fn slow_failing_and_garbled_sources_fail_alone_and_recover_on_postgresql() {
+fn down_slow_failing_and_garbled_sources_fail_alone_and_recover_on_postgresql() {
     let Some(db) = support::throwaway::on_fresh_thread(support::postgres::test_db).flatten() else {
         return;
     };
