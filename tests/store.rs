@@ -128,7 +128,7 @@ async fn migrations_apply_and_are_idempotent(store: Store, url: String) {
         }
     }
     .unwrap();
-    assert_eq!(versions, vec![1, 2, 3, 4, 5]);
+    assert_eq!(versions, vec![1, 2, 3, 4, 5, 6]);
     again.close().await;
 }
 
@@ -494,6 +494,52 @@ async fn runs_and_interrupted_runs(store: Store, url: String) {
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::NotFound { .. }), "{err}");
+
+    // A run left `running` by a process that is gone (on this host) is
+    // marked interrupted when the next run begins; this process's own
+    // unfinished run only when it asks.
+    let mine = store.begin_run("pull").await.unwrap();
+    let host = yici::store::process::this_process()
+        .rsplit_once(':')
+        .unwrap()
+        .0
+        .to_owned();
+    let dead = format!("{host}:99999999");
+    let set_runner = |id: yici::store::RunId| {
+        let (store, dead) = (store.clone(), dead.clone());
+        async move {
+            let sql = "UPDATE runs SET runner = $1 WHERE id = $2";
+            let done = match store.pool() {
+                Pool::Sqlite(pool) => sqlx::query(sql)
+                    .bind(&dead)
+                    .bind(id.0)
+                    .execute(pool)
+                    .await
+                    .map(|r| r.rows_affected()),
+                Pool::Postgres(pool) => sqlx::query(sql)
+                    .bind(&dead)
+                    .bind(id.0)
+                    .execute(pool)
+                    .await
+                    .map(|r| r.rows_affected()),
+            };
+            assert_eq!(done.unwrap(), 1);
+        }
+    };
+    set_runner(r4).await;
+    let orphan = store.begin_run("resolve").await.unwrap();
+    set_runner(orphan).await;
+    let next = store.begin_run("push").await.unwrap();
+    let status = |id| {
+        let store = store.clone();
+        async move { store.run(id).await.unwrap().unwrap().status }
+    };
+    assert_eq!(status(orphan).await, RunStatus::Interrupted);
+    assert_eq!(status(r4).await, RunStatus::Failed, "finished runs stay");
+    assert_eq!(status(mine).await, RunStatus::Running);
+    assert_eq!(store.mark_abandoned_runs(true).await.unwrap(), 2);
+    assert_eq!(status(mine).await, RunStatus::Interrupted);
+    assert_eq!(status(next).await, RunStatus::Interrupted);
     store.close().await;
 }
 
