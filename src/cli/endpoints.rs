@@ -89,12 +89,16 @@ impl Shared {
 /// How long `/readyz` waits for the store.
 const READY_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// How long `/metrics` waits for the store's figures (counting a 1M-record
+/// store takes about a second; Prometheus gives up after ten by default).
+const METRICS_TIMEOUT: Duration = Duration::from_secs(8);
+
 async fn readyz(
     axum::extract::State(shared): axum::extract::State<Arc<Shared>>,
 ) -> (axum::http::StatusCode, &'static str) {
     // A probe must answer quickly, even while the store's pool waits for
     // a connection.
-    match tokio::time::timeout(READY_TIMEOUT, shared.store.summary()).await {
+    match tokio::time::timeout(READY_TIMEOUT, shared.store.ping()).await {
         Ok(Ok(_)) => (axum::http::StatusCode::OK, "ready\n"),
         _ => (
             axum::http::StatusCode::SERVICE_UNAVAILABLE,
@@ -139,7 +143,7 @@ async fn metrics_text(shared: &Shared) -> String {
     let mut text = String::new();
     // A scrape must answer while the store is away; its own figures are
     // then left out and `yici_store_up` says why.
-    let from_store = tokio::time::timeout(READY_TIMEOUT, store_metrics(&shared.store)).await;
+    let from_store = tokio::time::timeout(METRICS_TIMEOUT, store_metrics(&shared.store)).await;
     let up = match from_store {
         Ok(Ok(figures)) => {
             text.push_str(&figures);

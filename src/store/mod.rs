@@ -144,7 +144,7 @@ pub use outbox::{NewOutbox, OutboxItem, OutboxStatus};
 pub use payloads::{Payload, PayloadSet};
 pub use resolution::{
     unpack_record, LinkRow, LinkWrite, PackedLinks, PackedPage, PackedRecord, RecordLink,
-    ResolutionWrite,
+    ResolutionBacklog, ResolutionWrite,
 };
 pub use review::{
     MatchRule, MatchRuleKind, NewMatchRule, NewReview, RecordRef, Review, ReviewDecision,
@@ -209,6 +209,17 @@ impl Store {
             Pool::Sqlite(_) => "sqlite",
             Pool::Postgres(_) => "postgres",
         }
+    }
+
+    /// Whether the store answers a trivial query (readiness probes).
+    pub async fn ping(&self) -> Result<()> {
+        on_pool!(self, pool => {
+            sqlx::query("SELECT 1")
+                .execute(pool)
+                .await
+                .map(|_| ())
+                .map_err(StoreError::query("ping"))
+        })
     }
 
     /// Closes every connection; waits for checked-out ones to come back.

@@ -80,6 +80,22 @@ pub async fn resolve_run(
     full: bool,
 ) -> Result<ResolveReport, UniverseError> {
     let started = Instant::now();
+    // Nothing new or changed: the index stands as it is, unread.
+    if !full {
+        let backlog = store.resolution_backlog().await?;
+        if backlog.unresolved == 0 {
+            let seconds = secs(started.elapsed());
+            return Ok(ResolveReport {
+                records: backlog.active,
+                timings: Timings {
+                    load: seconds,
+                    total: seconds,
+                    ..Timings::default()
+                },
+                ..ResolveReport::default()
+            });
+        }
+    }
     let mut universe = Universe::load(store).await?;
     let ages = store.master_ages().await?;
     let rules = store.all_match_rules().await?;

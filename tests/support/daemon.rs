@@ -17,7 +17,8 @@ pub fn get(port: u16, path: &str) -> Option<(String, String)> {
 /// `GET path` with an optional bearer token.
 pub fn get_with(port: u16, path: &str, token: Option<&str>) -> Option<(String, String)> {
     let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    // `/metrics` may wait 8 s for a store that is away.
+    s.set_read_timeout(Some(Duration::from_secs(15))).ok()?;
     let auth = token
         .map(|t| format!("Authorization: Bearer {t}\r\n"))
         .unwrap_or_default();
