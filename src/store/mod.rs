@@ -144,7 +144,7 @@ pub use outbox::{NewOutbox, OutboxItem, OutboxStatus};
 pub use payloads::{Payload, PayloadSet};
 pub use resolution::{
     unpack_record, LinkRow, LinkWrite, PackedLinks, PackedPage, PackedRecord, RecordLink,
-    ResolutionBacklog, ResolutionWrite,
+    ResolutionWrite,
 };
 pub use review::{
     MatchRule, MatchRuleKind, NewMatchRule, NewReview, RecordRef, Review, ReviewDecision,

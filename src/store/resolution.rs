@@ -140,15 +140,6 @@ const PACKED_LINKS: (&str, &str) = (
      FROM links WHERE record_id IS NOT NULL",
 );
 
-/// What [`Store::resolution_backlog`] counts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ResolutionBacklog {
-    /// Active staged records.
-    pub active: u64,
-    /// Of those, records no resolve run has decided as they are now.
-    pub unresolved: u64,
-}
-
 /// A link to write.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LinkWrite {
@@ -237,28 +228,35 @@ impl Store {
         Ok(out)
     }
 
-    /// How many active staged records there are and how many of them a
-    /// resolve run has not decided in their current content (no link, a
-    /// link decided on other content, or no match key yet): with none, an
-    /// incremental run has nothing to do and need not load the index.
-    pub async fn resolution_backlog(&self) -> Result<ResolutionBacklog> {
-        const OP: &str = "resolution_backlog";
-        let sql = "SELECT COUNT(*) AS active, COALESCE(SUM(CASE WHEN l.record_id IS NULL \
-                       OR l.content_hash IS NULL OR l.content_hash <> s.content_hash \
-                       OR s.match_key IS NULL THEN 1 ELSE 0 END), 0) AS unresolved \
-                   FROM staged_records s \
+    /// The newest active staged record a resolve run has not decided in its
+    /// current content (no link, a link decided on other content, or no
+    /// match key yet), if any: with none, an incremental run has nothing
+    /// to do and need not load the index. Newest first, so the usual case
+    /// (records just pulled) answers at once.
+    pub async fn newest_unresolved_record(&self) -> Result<Option<i64>> {
+        const OP: &str = "newest_unresolved_record";
+        let sql = "SELECT s.id FROM staged_records s \
                    LEFT JOIN links l ON l.source = s.source AND l.source_key = s.source_key \
-                   WHERE s.status = 'active'";
+                   WHERE s.status = 'active' AND (l.record_id IS NULL OR l.content_hash IS NULL \
+                       OR l.content_hash <> s.content_hash OR s.match_key IS NULL) \
+                   ORDER BY s.id DESC LIMIT 1";
         on_pool!(self, pool => {
-            let row = sqlx::query(sql)
+            sqlx::query_scalar(sql)
+                .fetch_optional(pool)
+                .await
+                .map_err(StoreError::query(OP))
+        })
+    }
+
+    /// How many staged records are active.
+    pub async fn active_record_count(&self) -> Result<u64> {
+        const OP: &str = "active_record_count";
+        on_pool!(self, pool => {
+            let row = sqlx::query("SELECT COUNT(*) AS n FROM staged_records WHERE status = 'active'")
                 .fetch_one(pool)
                 .await
                 .map_err(StoreError::query(OP))?;
-            let d = Decode::new(&row, OP);
-            Ok(ResolutionBacklog {
-                active: d.count("active")?,
-                unresolved: d.count("unresolved")?,
-            })
+            Decode::new(&row, OP).count("n")
         })
     }
 

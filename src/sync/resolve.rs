@@ -81,20 +81,17 @@ pub async fn resolve_run(
 ) -> Result<ResolveReport, UniverseError> {
     let started = Instant::now();
     // Nothing new or changed: the index stands as it is, unread.
-    if !full {
-        let backlog = store.resolution_backlog().await?;
-        if backlog.unresolved == 0 {
-            let seconds = secs(started.elapsed());
-            return Ok(ResolveReport {
-                records: backlog.active,
-                timings: Timings {
-                    load: seconds,
-                    total: seconds,
-                    ..Timings::default()
-                },
-                ..ResolveReport::default()
-            });
-        }
+    if !full && store.newest_unresolved_record().await?.is_none() {
+        let seconds = secs(started.elapsed());
+        return Ok(ResolveReport {
+            records: store.active_record_count().await?,
+            timings: Timings {
+                load: seconds,
+                total: seconds,
+                ..Timings::default()
+            },
+            ..ResolveReport::default()
+        });
     }
     let mut universe = Universe::load(store).await?;
     let ages = store.master_ages().await?;
