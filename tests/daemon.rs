@@ -12,13 +12,23 @@ use support::workspace::{stderr, Workspace};
 #[test]
 fn the_daemon_runs_its_schedule_serves_health_and_stops_on_sigterm() {
     let ws = Workspace::with_shipped_config();
-    // The sample district's files (its HR API runs only inside `yici demo`).
+    // The sample district's files, and its HR system's API served as its
+    // own process, where the example configuration says (on a free port).
     ws.json(&["demo", "--persons", "200"], 0);
+    let hr_port = free_port();
     ws.edit(
         "connectors/hr.toml",
-        "kind = \"http\"",
-        "kind = \"http\"\nenabled = false",
+        "http://127.0.0.1:18080",
+        &format!("http://127.0.0.1:{hr_port}"),
     );
+    let mut hr_api = ws
+        .command(&["demo", "--serve-hr"])
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    until("the sample HR API", || {
+        std::net::TcpStream::connect(("127.0.0.1", hr_port)).ok()
+    });
     // The whole cycle every two seconds (a 6-field expression).
     ws.edit(
         "config/yici.toml",
@@ -47,6 +57,11 @@ fn the_daemon_runs_its_schedule_serves_health_and_stops_on_sigterm() {
             .then_some(body)
     });
     assert!(metrics.contains("yici_pending_reviews"), "{metrics}");
+    // All four departments pulled, none failed, the HR API included.
+    for source in ["civil_affairs", "governance", "health", "hr"] {
+        let line = format!("yici_source_last_pull_failed{{source=\"{source}\"}} 0");
+        assert!(metrics.contains(&line), "{line} missing in\n{metrics}");
+    }
     for line in [
         "yici_last_success_timestamp_seconds{job=\"resolve\"}",
         "yici_last_run_duration_seconds{job=\"push\"}",
@@ -77,6 +92,15 @@ fn the_daemon_runs_its_schedule_serves_health_and_stops_on_sigterm() {
     let out = daemon.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(get(port, "/healthz").is_none(), "stopped serving");
+    std::process::Command::new("kill")
+        .args(["-TERM", &hr_api.id().to_string()])
+        .status()
+        .unwrap();
+    assert_eq!(
+        hr_api.wait().unwrap().code(),
+        Some(0),
+        "the HR API stops on SIGTERM"
+    );
 }
 
 #[test]

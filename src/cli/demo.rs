@@ -26,6 +26,11 @@ pub struct DemoArgs {
     /// Seed for the generator; the same seed gives the same files [default: demo.seed].
     #[arg(long)]
     pub seed: Option<u64>,
+    /// Only serve the written sample's HR API, on the HR connector's own
+    /// address (127.0.0.1:18080 by default), until SIGINT or SIGTERM: the
+    /// department system `yici run` pulls when it runs the sample district.
+    #[arg(long, conflicts_with_all = ["persons", "seed"])]
+    pub serve_hr: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -48,6 +53,9 @@ struct DemoReport {
 pub async fn run(cli: &Cli, args: &DemoArgs, out: &Output) -> Result<i32> {
     let started = Instant::now();
     let (config, standardizers) = context::load_with_standardizers(cli)?;
+    if args.serve_hr {
+        return serve_hr(&config).await;
+    }
     let settings = &config.settings;
     let options = DemoOptions {
         persons: args.persons.unwrap_or(settings.demo_persons),
@@ -69,7 +77,11 @@ pub async fn run(cli: &Cli, args: &DemoArgs, out: &Output) -> Result<i32> {
     let mut gateways: Vec<GatewayHandle> = Vec::new();
     for connector in connectors.iter_mut() {
         if connector.department == ConnectorDepartment::Hr {
-            if let Some(gateway) = serve_sample_api(connector, &settings.demo_dir).await? {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .context("binding a loopback port for the sample HR API")?;
+            if let Some(gateway) = serve_sample_api(connector, &settings.demo_dir, listener).await?
+            {
                 gateways.push(gateway);
             }
         }
@@ -134,11 +146,13 @@ async fn score_against_truth(store: &Store, truth: &Path) -> Result<Metrics> {
     Ok(pairwise(&masters, &persons))
 }
 
-/// Starts the sample district's HR gateway for an HTTP connector, with the
-/// connector's own key and secret, and rewrites the connector's URL to it.
+/// Starts the sample district's HR gateway for an HTTP connector on
+/// `listener`, with the connector's own key and secret, and rewrites the
+/// connector's URL to it.
 async fn serve_sample_api(
     connector: &mut Connector,
     sample_dir: &Path,
+    listener: tokio::net::TcpListener,
 ) -> Result<Option<GatewayHandle>> {
     let Location::Http { url, auth, .. } = &mut connector.location else {
         return Ok(None);
@@ -150,14 +164,50 @@ async fn serve_sample_api(
         },
         _ => GatewayAuth::None,
     };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .context("binding a loopback port for the sample HR API")?;
     let gateway = hr_gateway::serve(listener, &sample_dir.join("hr/pages"), gateway_auth)
         .await
         .context("starting the sample HR API")?;
     *url = gateway.url();
     Ok(Some(gateway))
+}
+
+/// `yici demo --serve-hr`: the sample HR API on the enabled HR connector's
+/// address until SIGINT or SIGTERM.
+async fn serve_hr(config: &Config) -> Result<i32> {
+    use tokio::signal::unix::{signal, SignalKind};
+
+    let Some(connector) = config
+        .connectors
+        .values()
+        .find(|c| c.enabled && c.department == ConnectorDepartment::Hr)
+    else {
+        anyhow::bail!("no enabled HR connector to serve the sample API for");
+    };
+    let Location::Http { url, .. } = &connector.location else {
+        anyhow::bail!("connector `{}` is not an HTTP source", connector.name);
+    };
+    let parsed = reqwest::Url::parse(url)
+        .with_context(|| format!("connector `{}`: url is not a URL", connector.name))?;
+    let host = parsed.host_str().unwrap_or("127.0.0.1").to_owned();
+    let port = parsed.port_or_known_default().unwrap_or(80);
+    let listener = tokio::net::TcpListener::bind((host.as_str(), port))
+        .await
+        .with_context(|| format!("listening on {host}:{port} for the sample HR API"))?;
+    let mut connector = connector.clone();
+    let Some(gateway) =
+        serve_sample_api(&mut connector, &config.settings.demo_dir, listener).await?
+    else {
+        unreachable!("an HTTP connector");
+    };
+    tracing::info!(url = %gateway.url(), records = gateway.records(), "serving the sample HR API until SIGINT or SIGTERM");
+    let mut term = signal(SignalKind::terminate()).context("handling SIGTERM")?;
+    let mut int = signal(SignalKind::interrupt()).context("handling SIGINT")?;
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+    gateway.stop().await.context("stopping the sample HR API")?;
+    Ok(exit::OK)
 }
 
 fn human(config: &Config, report: &DemoReport) -> String {
