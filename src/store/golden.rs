@@ -525,21 +525,12 @@ impl Store {
     /// How many conflicts active masters hold, per kind.
     pub async fn conflict_counts(&self) -> Result<Vec<(String, u64)>> {
         const OP: &str = "conflict_counts";
-        on_pool!(self, pool => {
-            sqlx::query(
-                "SELECT c.kind, COUNT(*) AS n FROM conflicts c JOIN masters m ON m.id = c.master_id \
-                 WHERE m.status = 'active' GROUP BY c.kind ORDER BY c.kind",
-            )
-            .fetch_all(pool)
-            .await
-            .map_err(StoreError::query(OP))?
-            .iter()
-            .map(|row| {
-                let d = Decode::new(row, OP);
-                Ok((d.text("kind")?, d.count("n")?))
-            })
-            .collect()
-        })
+        self.counts_by_key(
+            OP,
+            "SELECT c.kind AS k, COUNT(*) AS n FROM conflicts c JOIN masters m ON m.id = c.master_id \
+             WHERE m.status = 'active' GROUP BY c.kind ORDER BY c.kind",
+        )
+        .await
     }
 
     /// Active masters holding lookup key `value` of `kind`.

@@ -211,6 +211,27 @@ impl Store {
         }
     }
 
+    /// The rows of a parameterless `GROUP BY` query as (key, count), read
+    /// from its columns `k` and `n`.
+    pub(crate) async fn counts_by_key(
+        &self,
+        op: &'static str,
+        sql: &str,
+    ) -> Result<Vec<(String, u64)>> {
+        on_pool!(self, pool => {
+            sqlx::query(sql)
+                .fetch_all(pool)
+                .await
+                .map_err(StoreError::query(op))?
+                .iter()
+                .map(|row| {
+                    let d = Decode::new(row, op);
+                    Ok((d.text("k")?, d.count("n")?))
+                })
+                .collect()
+        })
+    }
+
     /// Whether the store answers a trivial query (readiness probes).
     pub async fn ping(&self) -> Result<()> {
         on_pool!(self, pool => {

@@ -89,21 +89,15 @@ impl Store {
                 }
             }
         }
-        let quarantined: Vec<(String, u64)> = on_pool!(self, pool => {
-            sqlx::query(
-                "SELECT source, COUNT(*) AS n FROM quarantine WHERE released_at IS NULL GROUP BY source",
+        summary.quarantined_by_source = self
+            .counts_by_key(
+                OP,
+                "SELECT source AS k, COUNT(*) AS n FROM quarantine \
+                 WHERE released_at IS NULL GROUP BY source",
             )
-            .fetch_all(pool)
-            .await
-            .map_err(StoreError::query(OP))?
-            .iter()
-            .map(|row| {
-                let d = Decode::new(row, OP);
-                Ok((d.text("source")?, d.count("n")?))
-            })
-            .collect::<Result<_>>()?
-        });
-        summary.quarantined_by_source = quarantined.into_iter().collect();
+            .await?
+            .into_iter()
+            .collect();
         Ok(summary)
     }
 }
