@@ -506,3 +506,54 @@ fn a_stop_request_ends_golden_rebuilds_and_deliveries_between_batches() {
     })
     .unwrap();
 }
+
+#[test]
+fn ctrl_c_stops_a_cli_pull_at_a_commit_point_and_the_next_sync_goes_on() {
+    let api = Api::start();
+    let ws = workspace_with(
+        &api,
+        &[("paged", Behaviour::Slow(Duration::from_millis(250)))],
+        2,
+        5,
+    );
+    let pull = ws
+        .command(&["pull", "--json"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    until("a few pages staged", || {
+        if !ws.path("var/yici.db").exists() {
+            return None;
+        }
+        let staged = store_summary(sqlite_url(&ws))
+            .staged
+            .get("paged")
+            .map_or(0, |c| c.active);
+        (staged >= 4).then_some(())
+    });
+    assert!(std::process::Command::new("kill")
+        .args(["-INT", &pull.id().to_string()])
+        .status()
+        .unwrap()
+        .success());
+    let out = pull.wait_with_output().unwrap();
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{said}");
+    assert!(said.contains("next commit point"), "{said}");
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        report["sources"][0]["error"]["class"], "stopped",
+        "{report}"
+    );
+    assert_eq!(latest_run(&ws, "pull")["status"], "interrupted");
+    let staged = store_summary(sqlite_url(&ws)).staged["paged"].active;
+    assert!((4..24).contains(&staged), "{staged} staged");
+
+    // The next cycle reads the rest, resolves and delivers.
+    let synced = ws.json(&["sync"], 0);
+    assert_eq!(synced["pulls"][0]["pulled"], 24, "{synced}");
+    assert_eq!(synced["reconcile"]["records"], 24, "{synced}");
+    assert_eq!(synced["reconcile"]["golden"]["rebuilt"], 24, "{synced}");
+    assert_eq!(store_summary(sqlite_url(&ws)).staged["paged"].active, 24);
+}

@@ -12,6 +12,7 @@ mod eval;
 mod explain;
 mod export;
 mod history;
+mod interrupt;
 mod lock;
 mod logging;
 mod output;
@@ -48,6 +49,9 @@ pub mod exit {
     pub const CONFIG: i32 = 3;
     /// Some sources failed while the others completed (see the per-source report).
     pub const PARTIAL: i32 = 4;
+    /// Stopped by Ctrl-C at a commit point (or at once, on a second Ctrl-C);
+    /// the next run goes on from there.
+    pub const INTERRUPTED: i32 = 130;
 }
 
 const AFTER_HELP: &str = "\
@@ -62,6 +66,7 @@ Exit codes:
   2  usage error
   3  configuration invalid (each problem printed with file, line and key)
   4  partial: some sources failed, the others completed
+  130  interrupted (Ctrl-C): stopped at a commit point; the next run goes on
 
 Identity numbers and phones are masked in all output.";
 

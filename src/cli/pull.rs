@@ -32,8 +32,9 @@ pub async fn run(cli: &Cli, args: &PullArgs, out: &Output) -> Result<i32> {
     let store = context::open_store(&config).await?;
     let options = PullOptions {
         full: args.full,
-        ..PullOptions::default()
+        stop: super::interrupt::stop_on_ctrl_c(),
     };
+    let stop = options.stop.clone();
     let (run_id, reports) =
         pull_all(&store, &connectors, &standardizers, options, cli, out).await?;
     store.close().await;
@@ -43,7 +44,13 @@ pub async fn run(cli: &Cli, args: &PullArgs, out: &Output) -> Result<i32> {
         sources: reports,
     };
     out.emit(&summary, || render(&summary.sources));
-    Ok(if failed { exit::PARTIAL } else { exit::OK })
+    Ok(if stop.cut_short() {
+        exit::INTERRUPTED
+    } else if failed {
+        exit::PARTIAL
+    } else {
+        exit::OK
+    })
 }
 
 /// Pulls each connector in turn under one `pull` run, recording the run's

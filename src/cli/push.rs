@@ -91,11 +91,14 @@ pub async fn run(cli: &Cli, args: &PushArgs, out: &Output) -> Result<i32> {
             exit::OK
         })
     } else {
-        push(&config, &store, &args.names, &StopRequest::default())
+        let stop = super::interrupt::stop_on_ctrl_c();
+        push(&config, &store, &args.names, &stop)
             .await
             .map(|report| {
                 out.emit(&report, || render_delivery(&report));
-                if report.values().any(|t| t.error.is_some()) {
+                if stop.cut_short() {
+                    exit::INTERRUPTED
+                } else if report.values().any(|t| t.error.is_some()) {
                     exit::PARTIAL
                 } else {
                     exit::OK

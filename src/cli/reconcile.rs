@@ -33,14 +33,19 @@ pub async fn run(cli: &Cli, args: &ReconcileArgs, out: &Output) -> Result<i32> {
         bar.enable_steady_tick(Duration::from_millis(120));
         bar
     });
-    let result = reconcile(&config, &store, args.full, &StopRequest::default()).await;
+    let stop = super::interrupt::stop_on_ctrl_c();
+    let result = reconcile(&config, &store, args.full, &stop).await;
     if let Some(bar) = spinner {
         bar.finish_and_clear();
     }
     store.close().await;
     let report = result?;
     out.emit(&report, || render(&report));
-    Ok(exit::OK)
+    Ok(if stop.cut_short() {
+        exit::INTERRUPTED
+    } else {
+        exit::OK
+    })
 }
 
 /// What `yici reconcile` did: the resolution, then the golden records.

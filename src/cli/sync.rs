@@ -6,7 +6,6 @@ use serde::Serialize;
 
 use super::{context, district, exit, pull, push, reconcile, Cli, Output};
 use crate::push::deliver::DeliveryReport;
-use crate::stop::StopRequest;
 use crate::sync::pull::{PullOptions, PullReport};
 
 #[derive(Debug, clap::Args)]
@@ -19,8 +18,10 @@ pub struct SyncArgs {
 #[derive(Debug, Serialize)]
 struct SyncReport {
     pulls: Vec<PullReport>,
-    reconcile: reconcile::ReconcileReport,
-    delivered: DeliveryReport,
+    /// `None` when Ctrl-C stopped the cycle before resolving.
+    reconcile: Option<reconcile::ReconcileReport>,
+    /// `None` when Ctrl-C stopped the cycle before delivering.
+    delivered: Option<DeliveryReport>,
     district: district::DistrictSummary,
 }
 
@@ -28,18 +29,30 @@ pub async fn run(cli: &Cli, args: &SyncArgs, out: &Output) -> Result<i32> {
     let (config, standardizers) = context::load_with_standardizers(cli)?;
     let connectors = context::select(&config, &[])?;
     let store = context::open_store(&config).await?;
+    let stop = super::interrupt::stop_on_ctrl_c();
     let options = PullOptions {
         full: args.full,
-        ..PullOptions::default()
+        stop: stop.clone(),
     };
     let (_, pulls) = pull::pull_all(&store, &connectors, &standardizers, options, cli, out).await?;
-    let reconcile =
-        reconcile::reconcile(&config, &store, args.full, &StopRequest::default()).await?;
-    let delivered = push::push(&config, &store, &[], &StopRequest::default()).await?;
+    // Each phase starts only if no Ctrl-C came before it.
+    let reconcile = if stop.stops_here() {
+        None
+    } else {
+        Some(reconcile::reconcile(&config, &store, args.full, &stop).await?)
+    };
+    let delivered = if stop.stops_here() {
+        None
+    } else {
+        Some(push::push(&config, &store, &[], &stop).await?)
+    };
     let district = district::summarize(&config, &store).await?;
     store.close().await;
-    let failed =
-        pulls.iter().any(|p| p.error.is_some()) || delivered.values().any(|d| d.error.is_some());
+    let failed = pulls.iter().any(|p| p.error.is_some())
+        || delivered
+            .iter()
+            .flat_map(|d| d.values())
+            .any(|d| d.error.is_some());
     let report = SyncReport {
         pulls,
         reconcile,
@@ -49,15 +62,34 @@ pub async fn run(cli: &Cli, args: &SyncArgs, out: &Output) -> Result<i32> {
     out.emit(&report, || {
         let mut s = pull::render(&report.pulls);
         s.push('\n');
-        s.push_str(&reconcile::render(&report.reconcile));
-        s.push_str(&format!(
-            "push-back: {} deliveries planned, {} new to the outbox\n\n",
-            report.reconcile.golden.planned, report.reconcile.golden.queued
-        ));
-        s.push_str(&push::render_delivery(&report.delivered));
+        match &report.reconcile {
+            Some(r) => {
+                s.push_str(&reconcile::render(r));
+                s.push_str(&format!(
+                    "push-back: {} deliveries planned, {} new to the outbox\n\n",
+                    r.golden.planned, r.golden.queued
+                ));
+            }
+            None => {
+                s.push_str("stopped before resolving (Ctrl-C); `yici sync` goes on from here\n\n")
+            }
+        }
+        match &report.delivered {
+            Some(d) => s.push_str(&push::render_delivery(d)),
+            None if report.reconcile.is_some() => {
+                s.push_str("stopped before delivering (Ctrl-C); `yici push` sends what is due\n")
+            }
+            None => {}
+        }
         s.push('\n');
         s.push_str(&district::render(&report.district));
         s
     });
-    Ok(if failed { exit::PARTIAL } else { exit::OK })
+    Ok(if stop.cut_short() {
+        exit::INTERRUPTED
+    } else if failed {
+        exit::PARTIAL
+    } else {
+        exit::OK
+    })
 }
