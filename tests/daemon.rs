@@ -74,6 +74,8 @@ fn the_daemon_runs_its_schedule_serves_health_and_stops_on_sigterm() {
     let (_, body) = get(port, "/status").unwrap();
     let status: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert!(status["next_runs"]["sync"].is_string(), "{status}");
+    assert_eq!(status["daemon"]["running"], true, "{status}");
+    assert!(metrics.contains("yici_build_info{version="), "{metrics}");
     // One daemon per store.
     let second = ws.yici(&["run", "--listen", &format!("127.0.0.1:{}", free_port())]);
     assert_eq!(second.status.code(), Some(1));
@@ -92,6 +94,13 @@ fn the_daemon_runs_its_schedule_serves_health_and_stops_on_sigterm() {
     let out = daemon.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(get(port, "/healthz").is_none(), "stopped serving");
+    let after = ws.json(&["status"], 0);
+    assert!(
+        after["daemon"].is_null(),
+        "a clean stop releases the lease: {after}"
+    );
+    let text = String::from_utf8(ws.yici(&["status"]).stdout).unwrap();
+    assert!(text.starts_with("daemon: not running"), "{text}");
     std::process::Command::new("kill")
         .args(["-TERM", &hr_api.id().to_string()])
         .status()
@@ -236,6 +245,10 @@ fn killed_at_random_points(ws: &Workspace, url: &str, kills: usize) {
         daemon.kill().unwrap();
         daemon.wait().unwrap();
     }
+    // The last one killed is seen as gone, not running.
+    let status = ws.json(&["status"], 0);
+    assert_eq!(status["daemon"]["running"], false, "{status}");
+    assert!(status["daemon"]["holder"].is_string(), "{status}");
     // Let a daemon finish a whole cycle, then one more cycle by hand.
     let port = free_port();
     let daemon = ws

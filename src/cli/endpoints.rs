@@ -152,8 +152,10 @@ async fn metrics_text(shared: &Shared) -> String {
         _ => false,
     };
     text.push_str(&format!(
-        "# TYPE yici_store_up gauge\nyici_store_up {}\n",
-        u8::from(up)
+        "# TYPE yici_store_up gauge\nyici_store_up {}\n\
+         # TYPE yici_build_info gauge\nyici_build_info{{version=\"{}\"}} 1\n",
+        u8::from(up),
+        env!("CARGO_PKG_VERSION")
     ));
     {
         let sources = shared.sources.read().await;

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use anyhow::Result;
 
-use crate::store::{process, Store, StoreError};
+use crate::store::{process, LockLease, Store, StoreError};
 
 /// The master index's lock.
 const RESOLVE: &str = "resolve";
@@ -80,6 +80,15 @@ impl JobLock {
             }
         }
         Ok(JobLock { name, holder })
+    }
+
+    /// The daemon's lease, if a daemon ever ran against this store, and
+    /// whether it is alive (not lapsed, its process not gone).
+    pub async fn daemon_lease(store: &Store) -> Result<Option<(LockLease, bool)>, StoreError> {
+        Ok(store.lock_lease(DAEMON).await?.map(|lease| {
+            let alive = lease.expires_at > chrono::Utc::now() && !process::is_gone(&lease.holder);
+            (lease, alive)
+        }))
     }
 
     /// Releases the lock.

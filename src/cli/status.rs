@@ -57,9 +57,23 @@ impl From<Run> for RunView {
     }
 }
 
+/// The daemon, as its lease in the store tells.
+#[derive(Debug, Serialize)]
+struct DaemonView {
+    /// `host:pid`.
+    holder: String,
+    /// Holding its lease and its process alive.
+    running: bool,
+    /// When it last renewed its lease (every 30 s while it runs).
+    seen_at: String,
+}
+
 /// How the system stands.
 #[derive(Debug, Serialize)]
 pub struct Status {
+    /// The daemon (`yici run`) holding or last holding the store's daemon
+    /// lease; none after a clean stop.
+    daemon: Option<DaemonView>,
     /// The latest run of every job.
     jobs: Vec<RunView>,
     /// Scheduled job → its next run (RFC 3339).
@@ -169,7 +183,15 @@ pub async fn snapshot(
         })
         .collect();
     let sources = sources(config, store, &summary.quarantined_by_source).await?;
+    let daemon = super::lock::JobLock::daemon_lease(store)
+        .await?
+        .map(|(lease, running)| DaemonView {
+            holder: lease.holder,
+            running,
+            seen_at: crate::store::timestamp(lease.renewed_at),
+        });
     Ok(Status {
+        daemon,
         sources,
         jobs,
         next_runs,
@@ -182,7 +204,20 @@ pub async fn snapshot(
 }
 
 fn render_status(s: &Status) -> String {
-    let mut text = String::from("last runs:\n");
+    let mut text = match &s.daemon {
+        Some(d) if d.running => format!(
+            "daemon: running as {} (seen {})\n",
+            d.holder,
+            china_date_time(&d.seen_at)
+        ),
+        Some(d) => format!(
+            "daemon: not running (last seen {} as {})\n",
+            china_date_time(&d.seen_at),
+            d.holder
+        ),
+        None => "daemon: not running\n".to_owned(),
+    };
+    text.push_str("last runs:\n");
     if s.jobs.is_empty() {
         text.push_str("  none yet\n");
     }

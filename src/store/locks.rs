@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 
-use super::{timestamp, Result, Store, StoreError};
+use super::{timestamp, Decode, Result, Store, StoreError};
 
 impl Store {
     /// Takes the lock `name` for `holder` for `ttl`; returns whether it got
@@ -73,4 +73,38 @@ impl Store {
         })
         .map_err(StoreError::query(OP))
     }
+
+    /// The lease on `name`, if anyone holds or held it.
+    pub async fn lock_lease(&self, name: &str) -> Result<Option<LockLease>> {
+        const OP: &str = "lock_lease";
+        on_pool!(self, pool => {
+            let row = sqlx::query(
+                "SELECT holder, acquired_at, expires_at FROM job_locks WHERE name = $1",
+            )
+            .bind(name)
+            .fetch_optional(pool)
+            .await
+            .map_err(StoreError::query(OP))?;
+            row.map(|row| {
+                let d = Decode::new(&row, OP);
+                Ok(LockLease {
+                    holder: d.text("holder")?,
+                    renewed_at: d.time("acquired_at")?,
+                    expires_at: d.time("expires_at")?,
+                })
+            })
+            .transpose()
+        })
+    }
+}
+
+/// Who holds a lock, as [`Store::lock_lease`] reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LockLease {
+    /// `host:pid` (see [`super::process`]).
+    pub holder: String,
+    /// When the holder last took or renewed it.
+    pub renewed_at: chrono::DateTime<Utc>,
+    /// When it lapses unless renewed.
+    pub expires_at: chrono::DateTime<Utc>,
 }

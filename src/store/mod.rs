@@ -138,6 +138,7 @@ pub use golden::{
     NewConflict,
 };
 pub use hash::{content_hash, content_hash_json, content_hash_parts};
+pub use locks::LockLease;
 pub use master_index::{DecidedBy, Event, Link, Master, MasterStatus, NewEvent};
 pub use migrate::ColumnInfo;
 pub use outbox::{NewOutbox, OutboxItem, OutboxStatus};
