@@ -74,6 +74,15 @@ impl Universe {
         let mut next_link = links.iter().peekable();
         let mut master_index: HashMap<&str, u32> = HashMap::new();
         let mut universe = Universe::default();
+        // Sized once: growing these by doubling copied hundreds of MB at 1M
+        // records into fresh pages the kernel had to zero, and held old and
+        // new buffers at once.
+        let expected = usize::try_from(store.active_record_count().await?).unwrap_or(0);
+        universe.ids.reserve_exact(expected);
+        universe.refs.reserve_exact(expected);
+        universe.hashes.reserve_exact(expected);
+        universe.features.reserve_exact(expected);
+        universe.links.reserve_exact(expected);
         let mut missing: Vec<usize> = Vec::new();
         let mut after = 0;
         while let Some(page) = store.active_records(after, PAGE).await? {
