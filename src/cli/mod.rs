@@ -52,6 +52,18 @@ pub mod exit {
     /// Stopped by Ctrl-C at a commit point (or at once, on a second Ctrl-C);
     /// the next run goes on from there.
     pub const INTERRUPTED: i32 = 130;
+
+    /// The code of a command that Ctrl-C may have cut short (`interrupted`)
+    /// or whose sources may have partly failed (`partial`).
+    pub fn of(interrupted: bool, partial: bool) -> i32 {
+        if interrupted {
+            INTERRUPTED
+        } else if partial {
+            PARTIAL
+        } else {
+            OK
+        }
+    }
 }
 
 const AFTER_HELP: &str = "\

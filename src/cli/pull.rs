@@ -44,13 +44,7 @@ pub async fn run(cli: &Cli, args: &PullArgs, out: &Output) -> Result<i32> {
         sources: reports,
     };
     out.emit(&summary, || render(&summary.sources));
-    Ok(if stop.cut_short() {
-        exit::INTERRUPTED
-    } else if failed {
-        exit::PARTIAL
-    } else {
-        exit::OK
-    })
+    Ok(exit::of(stop.cut_short(), failed))
 }
 
 /// Pulls each connector in turn under one `pull` run, recording the run's

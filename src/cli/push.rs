@@ -96,13 +96,7 @@ pub async fn run(cli: &Cli, args: &PushArgs, out: &Output) -> Result<i32> {
             .await
             .map(|report| {
                 out.emit(&report, || render_delivery(&report));
-                if stop.cut_short() {
-                    exit::INTERRUPTED
-                } else if report.values().any(|t| t.error.is_some()) {
-                    exit::PARTIAL
-                } else {
-                    exit::OK
-                }
+                exit::of(stop.cut_short(), report.values().any(|t| t.error.is_some()))
             })
     };
     store.close().await;

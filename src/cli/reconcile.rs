@@ -41,11 +41,7 @@ pub async fn run(cli: &Cli, args: &ReconcileArgs, out: &Output) -> Result<i32> {
     store.close().await;
     let report = result?;
     out.emit(&report, || render(&report));
-    Ok(if stop.cut_short() {
-        exit::INTERRUPTED
-    } else {
-        exit::OK
-    })
+    Ok(exit::of(stop.cut_short(), false))
 }
 
 /// What `yici reconcile` did: the resolution, then the golden records.

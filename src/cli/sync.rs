@@ -85,11 +85,5 @@ pub async fn run(cli: &Cli, args: &SyncArgs, out: &Output) -> Result<i32> {
         s.push_str(&district::render(&report.district));
         s
     });
-    Ok(if stop.cut_short() {
-        exit::INTERRUPTED
-    } else if failed {
-        exit::PARTIAL
-    } else {
-        exit::OK
-    })
+    Ok(exit::of(stop.cut_short(), failed))
 }
