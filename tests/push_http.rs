@@ -43,6 +43,8 @@ struct Api {
     records: Mutex<BTreeMap<String, (Value, u64)>>,
     mode: Mutex<Option<Mode>>,
     writes: Mutex<Vec<String>>,
+    /// When each request for one record (read or write) arrived.
+    arrivals: Mutex<Vec<std::time::Instant>>,
 }
 
 async fn handle(
@@ -70,6 +72,7 @@ async fn handle(
     let Some(key) = path.strip_prefix("/api/people/") else {
         return StatusCode::NOT_FOUND.into_response();
     };
+    api.arrivals.lock().unwrap().push(std::time::Instant::now());
     let key = key.to_owned();
     if method == Method::GET {
         let records = api.records.lock().unwrap();
@@ -129,14 +132,16 @@ fn serve(api: Arc<Api>) -> String {
 
 const HEADER: &str = "编号,姓名,身份证,电话\n";
 
-#[test]
-fn a_phone_reaches_a_department_api_through_failures() {
-    let ids: Vec<String> = (1..=4)
+/// A department API holding `names` without phones, the health export
+/// knowing their phones, and a workspace pulling both with the API as a
+/// push target (`extra_http` added to its `[http]` section); pulled and
+/// reconciled, the phones queued for the API.
+fn district(names: &[&str], extra_http: &str) -> (Arc<Api>, Workspace, Vec<String>) {
+    let ids: Vec<String> = (1..=names.len())
         .map(|i| valid(&format!("3302031985010100{i}")))
         .collect();
-    let names = ["李娜", "王芳", "赵雷", "陈静"];
     let api = Arc::new(Api::default());
-    for (i, (id, name)) in ids.iter().zip(names).enumerate() {
+    for (i, (id, name)) in ids.iter().zip(names.iter().copied()).enumerate() {
         api.records.lock().unwrap().insert(
             format!("P{i}"),
             (
@@ -156,7 +161,7 @@ fn a_phone_reaches_a_department_api_through_failures() {
         "connectors/hr.toml",
         &format!(
             "department = \"hr\"\nkind = \"http\"\n[http]\nurl = \"{base}/api/people\"\nrecords = \"data.list\"\n\
-             total = \"data.total\"\ntimeout_secs = 1\nmax_retries = 0\n\
+             total = \"data.total\"\ntimeout_secs = 1\nmax_retries = 0\n{extra_http}\
              [http.pagination]\nstyle = \"page\"\npage_param = \"page\"\nsize_param = \"size\"\nsize = 100\nfirst_page = 1\n"
         ),
     );
@@ -178,12 +183,18 @@ fn a_phone_reaches_a_department_api_through_failures() {
         "key = \"编号\"\n[fields]\nname = { from = \"姓名\" }\nid_number = { from = \"身份证\" }\nphones = { from = \"电话\" }\n",
     );
     let mut health = String::from(HEADER);
-    for (i, (id, name)) in ids.iter().zip(names).enumerate() {
+    for (i, (id, name)) in ids.iter().zip(names.iter().copied()).enumerate() {
         health.push_str(&format!("h{i},{name},{id},1390000000{i}\n"));
     }
     ws.write("health.csv", &health);
     ws.json(&["pull"], 0);
-    assert_eq!(ws.json(&["reconcile"], 0)["golden"]["queued"], 4);
+    assert_eq!(ws.json(&["reconcile"], 0)["golden"]["queued"], names.len());
+    (api, ws, ids)
+}
+
+#[test]
+fn a_phone_reaches_a_department_api_through_failures() {
+    let (api, ws, _) = district(&["李娜", "王芳", "赵雷", "陈静"], "");
 
     let phone = |key: &str| api.records.lock().unwrap()[key].0["aae005"].clone();
     let set_mode = |m: Mode| *api.mode.lock().unwrap() = Some(m);
@@ -272,5 +283,24 @@ fn a_phone_reaches_a_department_api_through_failures() {
         4,
         "{:?}",
         api.writes.lock().unwrap()
+    );
+}
+
+#[test]
+fn push_back_keeps_to_the_connectors_rate_limit() {
+    // Four requests a second: each record is read, then written.
+    let (api, ws, _) = district(
+        &["李娜", "王芳", "赵雷", "陈静", "刘洋"],
+        "rate_limit_per_sec = 4.0\n",
+    );
+    api.arrivals.lock().unwrap().clear();
+    let report = ws.json(&["push"], 0);
+    assert_eq!(report["hr"]["values_written"], 5, "{report}");
+    let arrivals = api.arrivals.lock().unwrap().clone();
+    assert_eq!(arrivals.len(), 10, "a read and a write per record");
+    let closest = arrivals.windows(2).map(|w| w[1] - w[0]).min().unwrap();
+    assert!(
+        closest >= Duration::from_millis(200),
+        "requests {closest:?} apart at 4 per second"
     );
 }

@@ -213,18 +213,8 @@ impl HttpSource {
             PullMode::Snapshot
         };
 
-        let pacer = match rate_limit_per_sec {
-            None => None,
-            Some(rate) if rate.is_finite() && *rate > 0.0 => {
-                Some(Pacer::new(Duration::from_secs_f64(1.0 / rate)))
-            }
-            Some(rate) => {
-                return Err(config(
-                    "http.rate_limit_per_sec",
-                    format!("must be a positive number of requests per second, not {rate}"),
-                ))
-            }
-        };
+        let pacer = Pacer::for_rate(*rate_limit_per_sec)
+            .map_err(|why| config("http.rate_limit_per_sec", why))?;
         let timeout = (*timeout_secs > 0).then(|| Duration::from_secs(*timeout_secs));
         let client = client(timeout)
             .map_err(|e| config("http", format!("cannot set up the HTTP client ({e})")))?;
@@ -828,7 +818,9 @@ impl Fetcher {
 }
 
 /// Spaces requests at least `interval` apart (start to start).
-struct Pacer {
+/// Spaces requests to a department API by at least its interval: the
+/// connector's `rate_limit_per_sec`, for pulls and push-back alike.
+pub(crate) struct Pacer {
     interval: Duration,
     next: Option<tokio::time::Instant>,
 }
@@ -841,7 +833,21 @@ impl Pacer {
         }
     }
 
-    async fn wait(&mut self) {
+    /// The pacer for `rate` requests per second (none without a limit), or
+    /// why the rate is not one.
+    pub(crate) fn for_rate(rate: Option<f64>) -> Result<Option<Pacer>, String> {
+        match rate {
+            None => Ok(None),
+            Some(rate) if rate.is_finite() && rate > 0.0 => {
+                Ok(Some(Pacer::new(Duration::from_secs_f64(1.0 / rate))))
+            }
+            Some(rate) => Err(format!(
+                "must be a positive number of requests per second, not {rate}"
+            )),
+        }
+    }
+
+    pub(crate) async fn wait(&mut self) {
         if let Some(at) = self.next {
             tokio::time::sleep_until(at).await;
         }

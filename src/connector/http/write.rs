@@ -36,6 +36,8 @@ pub struct HttpTarget {
     record_url: String,
     method: Method,
     suggestions_url: Option<String>,
+    /// The connector's `rate_limit_per_sec`, shared by every request.
+    pacer: Option<tokio::sync::Mutex<super::Pacer>>,
 }
 
 impl std::fmt::Debug for HttpTarget {
@@ -58,7 +60,10 @@ impl HttpTarget {
         suggestions_url: Option<&str>,
     ) -> Result<HttpTarget, ConnectorError> {
         let Location::Http {
-            auth, timeout_secs, ..
+            auth,
+            timeout_secs,
+            rate_limit_per_sec,
+            ..
         } = &connector.location
         else {
             return Err(ConnectorError::Config(format!(
@@ -75,6 +80,9 @@ impl HttpTarget {
                     connector.name
                 ))
             })?;
+        let pacer = super::Pacer::for_rate(*rate_limit_per_sec).map_err(|why| {
+            ConnectorError::Config(format!("{}: http.rate_limit_per_sec {why}", connector.name))
+        })?;
         let timeout = (*timeout_secs > 0).then(|| Duration::from_secs(*timeout_secs));
         let client = super::client(timeout).map_err(|e| {
             ConnectorError::Config(format!(
@@ -89,6 +97,7 @@ impl HttpTarget {
             record_url: record_url.to_owned(),
             method,
             suggestions_url: suggestions_url.map(str::to_owned),
+            pacer: pacer.map(tokio::sync::Mutex::new),
         })
     }
 
@@ -131,6 +140,10 @@ impl HttpTarget {
         let mut request = builder
             .build()
             .map_err(|e| ConnectorError::Config(format!("{at}: cannot build the request ({e})")))?;
+        if let Some(pacer) = &self.pacer {
+            pacer.lock().await.wait().await;
+        }
+        // Signed after pacing, so the timestamp is the sending time.
         if let Some(signer) = &self.signer {
             signer.sign(
                 &mut request,
