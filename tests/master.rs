@@ -675,3 +675,27 @@ fn master_index_on_postgresql_too() {
     let o = ws.yici(&["export", "residents"]);
     assert_eq!(stdout(&o).lines().count(), 8, "{}", stdout(&o));
 }
+
+#[test]
+fn a_sources_changed_trust_rebuilds_only_the_masters_holding_its_records() {
+    let ws = district();
+    pull_and_reconcile(&ws);
+    // Masters holding a civil affairs record.
+    let civil: std::collections::BTreeSet<String> = links(&ws)
+        .into_iter()
+        .filter(|(record, _)| record.starts_with("civil:"))
+        .map(|(_, master)| master)
+        .collect();
+    assert!(!civil.is_empty() && civil.len() < 7, "{civil:?}");
+    let mapping = std::fs::read_to_string(ws.path("mappings/civil.toml")).unwrap();
+    ws.write(
+        "mappings/civil.toml",
+        &format!("{mapping}\n[trust]\nphones = 0.9\n"),
+    );
+    let report = ws.json(&["reconcile"], 0);
+    assert_eq!(report["golden"]["all"], false, "{report}");
+    assert_eq!(report["golden"]["rebuilt"], civil.len(), "{report}");
+    // Applied once.
+    let again = ws.json(&["reconcile"], 0);
+    assert_eq!(again["golden"]["rebuilt"], 0, "{again}");
+}

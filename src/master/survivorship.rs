@@ -228,9 +228,12 @@ impl Survivorship {
         }
     }
 
-    /// A stable hex digest of everything that decides golden values (and of
-    /// the builder's version), so a caller that stored the digest with the
-    /// golden records notices a change and recomputes them all.
+    /// A stable hex digest of the rules that decide every golden value (the
+    /// chains, priorities and the builder's version), so a caller that
+    /// stored it with the golden records notices a change and recomputes
+    /// them all. Each source's trust has its own digest
+    /// ([`Survivorship::trust_fingerprints`]): it only matters to masters
+    /// holding a record of that source.
     pub fn fingerprint(&self) -> String {
         let mut text = String::new();
         let _ = writeln!(text, "{ALGORITHM}");
@@ -246,18 +249,34 @@ impl Survivorship {
         for (field, rules) in &self.fields {
             chain(field.as_str(), rules);
         }
-        for (source, fields) in &self.trust {
-            for (field, trust) in fields {
-                let _ = writeln!(text, "trust {source:?} {field:?}={trust:?}");
-            }
-        }
-        Sha256::digest(text.as_bytes())
-            .iter()
-            .fold(String::with_capacity(64), |mut hex, b| {
-                let _ = write!(hex, "{b:02x}");
-                hex
-            })
+        hex_digest(&text)
     }
+
+    /// Per source with a `[trust]`, a digest of it: when one changes (or a
+    /// source comes or goes), only the masters holding that source's
+    /// records need rebuilding.
+    pub fn trust_fingerprints(&self) -> BTreeMap<String, String> {
+        self.trust
+            .iter()
+            .filter(|(_, fields)| !fields.is_empty())
+            .map(|(source, fields)| {
+                let mut text = String::new();
+                for (field, trust) in fields {
+                    let _ = writeln!(text, "{field:?}={trust:?}");
+                }
+                (source.clone(), hex_digest(&text))
+            })
+            .collect()
+    }
+}
+
+fn hex_digest(text: &str) -> String {
+    Sha256::digest(text.as_bytes())
+        .iter()
+        .fold(String::with_capacity(64), |mut hex, b| {
+            let _ = write!(hex, "{b:02x}");
+            hex
+        })
 }
 
 #[cfg(test)]
@@ -370,14 +389,19 @@ mod tests {
             .unwrap()
             .insert("name".into(), 0.8);
         let all = [
-            fp,
+            fp.clone(),
             chain.fingerprint(),
             priority.fingerprint(),
             field.fingerprint(),
-            trust.fingerprint(),
-            trust2.fingerprint(),
         ];
         let distinct: std::collections::BTreeSet<_> = all.iter().collect();
         assert_eq!(distinct.len(), all.len(), "{all:?}");
+
+        // Trust is per source: it leaves the rules' digest alone.
+        assert_eq!(trust.fingerprint(), fp);
+        assert!(base.trust_fingerprints().is_empty());
+        let (one, two) = (trust.trust_fingerprints(), trust2.trust_fingerprints());
+        assert_eq!(one.keys().collect::<Vec<_>>(), ["hr"]);
+        assert_ne!(one["hr"], two["hr"]);
     }
 }

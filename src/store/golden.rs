@@ -174,6 +174,26 @@ impl Store {
         Ok(())
     }
 
+    /// Marks for rebuilding the golden records of active masters holding a
+    /// record of any of `sources` (their trust changed); returns how many.
+    pub async fn mark_golden_stale_for_sources(&self, sources: &[String]) -> Result<u64> {
+        const OP: &str = "mark_golden_stale_for_sources";
+        let mut marked = 0;
+        for chunk in sources.chunks(IDS_PER_STATEMENT) {
+            marked += on_pool!(self, pool => {
+                let mut b = QueryBuilder::new(
+                    "UPDATE masters SET golden_stale = 1 WHERE status = 'active' AND golden_stale = 0 \
+                     AND id IN (SELECT master_id FROM links WHERE source IN ",
+                );
+                push_in_list(&mut b, chunk);
+                b.push(")");
+                b.build().execute(pool).await.map(|r| r.rows_affected())
+            })
+            .map_err(StoreError::query(OP))?;
+        }
+        Ok(marked)
+    }
+
     /// Marks every active master's golden record for rebuilding (the rules
     /// changed, or the operator asked for it); returns how many.
     pub async fn mark_all_golden_stale(&self) -> Result<u64> {

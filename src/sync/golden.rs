@@ -35,6 +35,10 @@ const BATCH: i64 = 1000;
 /// records were built with.
 const RULES_KEY: &str = "survivorship_fingerprint";
 
+/// The `store_state` key holding each source's trust digest (JSON object)
+/// the golden records were built with.
+const TRUST_KEY: &str = "survivorship_trust";
+
 /// The actor named in golden events.
 pub const ACTOR: &str = "golden";
 
@@ -77,11 +81,34 @@ pub async fn golden_run(
     let started = Instant::now();
     let mut report = GoldenReport::default();
     let fingerprint = rules.fingerprint();
+    let trust = rules.trust_fingerprints();
+    let trust_text = serde_json::to_string(&trust).unwrap_or_default();
     if full || store.store_state(RULES_KEY).await?.as_deref() != Some(fingerprint.as_str()) {
         report.all = true;
         store.mark_all_golden_stale().await?;
         // The marks are stored: a run killed from here on resumes them.
+        store.set_store_state(TRUST_KEY, &trust_text).await?;
         store.set_store_state(RULES_KEY, &fingerprint).await?;
+    } else {
+        // A source's trust changed, or a source with trust came or went:
+        // only masters holding its records can change.
+        let stored: BTreeMap<String, String> = store
+            .store_state(TRUST_KEY)
+            .await?
+            .and_then(|text| serde_json::from_str(&text).ok())
+            .unwrap_or_default();
+        let changed: Vec<String> = stored
+            .keys()
+            .chain(trust.keys())
+            .filter(|s| stored.get(*s) != trust.get(*s))
+            .cloned()
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        if !changed.is_empty() {
+            store.mark_golden_stale_for_sources(&changed).await?;
+            store.set_store_state(TRUST_KEY, &trust_text).await?;
+        }
     }
     // A big rebuild follows bulk writes (a first resolution, a full run):
     // the planner needs the tables' real sizes first.
