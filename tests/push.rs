@@ -584,6 +584,16 @@ fn sample_register(url: &str) {
         "{again}"
     );
     assert_eq!(rows(url), rows_before + created, "nothing created twice");
+    // The created rows came back on the next incremental pull (by the
+    // `gxsj` cursor): the register's records are all staged.
+    let governance = again["pulls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["source"] == "governance")
+        .unwrap();
+    assert_eq!(governance["mode"], "incremental", "{governance}");
+    assert_eq!(governance["new"], created, "{governance}");
 }
 
 #[test]

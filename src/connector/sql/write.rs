@@ -187,6 +187,9 @@ pub struct SqlTarget {
     suggestion_tables: HashSet<String>,
     /// A statement timed out mid-flight: the connection's state is unknown.
     broken: bool,
+    /// The connector's cursor column, unless it is (part of) the key:
+    /// a created row carries the table's newest cursor value in it.
+    cursor: Option<String>,
 }
 
 impl std::fmt::Debug for SqlTarget {
@@ -208,7 +211,12 @@ impl SqlTarget {
     /// values bound as text can be cast to each column's type.
     pub async fn open(connector: &Connector) -> Result<SqlTarget, ConnectorError> {
         let Location::Sql {
-            url, table, query, ..
+            url,
+            table,
+            query,
+            key,
+            cursor,
+            ..
         } = &connector.location
         else {
             return Err(ConnectorError::Config(format!(
@@ -287,6 +295,7 @@ impl SqlTarget {
             blanks,
             suggestion_tables: HashSet::new(),
             broken: false,
+            cursor: cursor.clone().filter(|c| !key.contains(c)),
         })
     }
 
@@ -388,11 +397,25 @@ impl SqlTarget {
             }
             columns.push(i);
         }
+        // The new row takes the table's newest cursor value, so the next
+        // incremental pull (reading from the last value on, `>=`) reads it
+        // back whatever the column's format; the department's own writes
+        // move the cursor on as before.
+        let cursor = match &self.cursor {
+            Some(name) => {
+                let i = self.find(name, "the cursor")?;
+                (!columns.contains(&i)).then_some(i)
+            }
+            None => None,
+        };
         let mut w = Writer::new(self.backend);
-        let names: Vec<String> = columns
+        let mut names: Vec<String> = columns
             .iter()
             .map(|&i| quote(self.backend, &self.columns[i].name))
             .collect();
+        if let Some(i) = cursor {
+            names.push(quote(self.backend, &self.columns[i].name));
+        }
         w.push(&format!(
             "INSERT INTO {} ({}) SELECT ",
             self.table,
@@ -405,6 +428,13 @@ impl SqlTarget {
             let p = w.text(value);
             let assigned = self.assigned(&self.columns[i], &p);
             w.push(&assigned);
+        }
+        if let Some(i) = cursor {
+            w.push(&format!(
+                ", (SELECT MAX({}) FROM {})",
+                quote(self.backend, &self.columns[i].name),
+                self.table
+            ));
         }
         if self.backend == Backend::MySql {
             w.push(" FROM DUAL");
