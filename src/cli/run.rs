@@ -79,7 +79,7 @@ pub async fn run(cli: &Cli, args: &RunArgs, _out: &Output) -> Result<i32> {
         .with_context(|| format!("listening on {listen}"))?;
     let app = endpoints::router(Arc::clone(&shared));
     tokio::spawn(async move { axum::serve(listener, app).await });
-    tracing::info!(%listen, "yici run: serving /healthz, /readyz and /metrics");
+    tracing::info!(%listen, "yici run: serving /healthz, /readyz, /metrics and /status");
 
     let mut signals = Signals::new()?;
     let mut daemon = Daemon {
