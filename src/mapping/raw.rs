@@ -137,7 +137,7 @@ fn is_canonical_timestamp(t: &str) -> bool {
 }
 
 /// A staged business timestamp (`YYYY-MM-DD HH:MM:SS`, China Standard
-/// Time, as [`normalize_timestamp`] writes it) as an instant; `None` for
+/// Time, as `normalize_timestamp` writes it) as an instant; `None` for
 /// text that was kept because it could not be read.
 pub fn business_time(text: &str) -> Option<DateTime<chrono::Utc>> {
     let naive = NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S").ok()?;

@@ -6,7 +6,7 @@
 //! touch, and every record of the masters those belong to, form the
 //! neighbourhood that is re-clustered. Nothing else is compared, so the
 //! cost follows the change. `full` re-clusters everything. Either way
-//! master IDs stay stable ([`crate::master::assign`]), stewards' manual
+//! master IDs stay stable ([`crate::master::assign()`]), stewards' manual
 //! links and must/cannot-links hold, and all changes commit in one
 //! transaction.
 
