@@ -699,3 +699,30 @@ fn a_sources_changed_trust_rebuilds_only_the_masters_holding_its_records() {
     let again = ws.json(&["reconcile"], 0);
     assert_eq!(again["golden"]["rebuilt"], 0, "{again}");
 }
+
+#[test]
+fn a_resident_every_department_dropped_is_no_longer_counted_but_kept() {
+    let ws = district();
+    let first = ws.json(&["sync"], 0);
+    let residents = first["district"]["residents"].as_u64().unwrap();
+    assert_eq!(first["district"]["without_current_records"], 0, "{first}");
+    let zhao = show(&ws, &id_zhao());
+    // 赵雷 leaves: governance and health both drop him.
+    for (file, prefix) in [("gov.csv", "g3,"), ("health.csv", "h3,")] {
+        let text = std::fs::read_to_string(ws.path(file)).unwrap();
+        let without: String = text
+            .lines()
+            .filter(|l| !l.starts_with(prefix))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        ws.write(file, &without);
+    }
+    let after = ws.json(&["sync"], 0);
+    assert_eq!(after["district"]["residents"], residents - 1, "{after}");
+    assert_eq!(after["district"]["without_current_records"], 1, "{after}");
+    let text = stdout(&ws.yici(&["sync"]));
+    assert!(text.contains("已无在册记录"), "{text}");
+    // His master keeps its ID and history.
+    let kept = show(&ws, zhao["master_id"].as_str().unwrap());
+    assert_eq!(kept["master_id"], zhao["master_id"]);
+}

@@ -128,7 +128,7 @@ async fn migrations_apply_and_are_idempotent(store: Store, url: String) {
         }
     }
     .unwrap();
-    assert_eq!(versions, vec![1, 2, 3, 4, 5, 6]);
+    assert_eq!(versions, vec![1, 2, 3, 4, 5, 6, 7]);
     again.close().await;
 }
 

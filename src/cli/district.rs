@@ -27,7 +27,10 @@ pub struct DepartmentCounts {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct DistrictSummary {
+    /// Residents with at least one current department record.
     pub residents: u64,
+    /// Residents every department has dropped (kept with their history).
+    pub without_current_records: u64,
     pub records: u64,
     /// By department (`civil_affairs`, `health`, …).
     pub departments: BTreeMap<String, DepartmentCounts>,
@@ -64,8 +67,10 @@ pub async fn summarize(config: &Config, store: &Store) -> Result<DistrictSummary
             OutboxStatus::Superseded => {}
         }
     }
+    let without_current_records = store.masters_without_current_records().await?;
     Ok(DistrictSummary {
-        residents: summary.masters,
+        residents: summary.masters.saturating_sub(without_current_records),
+        without_current_records,
         records: summary.staged.values().map(|c| c.active).sum(),
         departments: by_department,
         conflicts: store.conflict_counts().await?.into_iter().collect(),
@@ -84,6 +89,12 @@ pub fn render(s: &DistrictSummary) -> String {
         "District summary 辖区概况\n  residents 居民        {:>9}  (from {} department records)\n",
         s.residents, s.records
     );
+    if s.without_current_records > 0 {
+        text.push_str(&format!(
+            "  no current record 已无在册记录 {:>4}  (dropped by every department; kept with their history)\n",
+            s.without_current_records
+        ));
+    }
     text.push_str("  department            records  fields others know  records filled  waiting\n");
     for (d, c) in &s.departments {
         text.push_str(&format!(

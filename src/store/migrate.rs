@@ -48,6 +48,11 @@ const SQLITE: &[Embedded] = &[
         "run runner",
         include_str!("../../migrations/sqlite/0006_run_runner.sql"),
     ),
+    (
+        7,
+        "gone index",
+        include_str!("../../migrations/sqlite/0007_gone_index.sql"),
+    ),
 ];
 
 /// PostgreSQL migrations: the same versions as [`SQLITE`], in its dialect.
@@ -81,6 +86,11 @@ const POSTGRES: &[Embedded] = &[
         6,
         "run runner",
         include_str!("../../migrations/postgres/0006_run_runner.sql"),
+    ),
+    (
+        7,
+        "gone index",
+        include_str!("../../migrations/postgres/0007_gone_index.sql"),
     ),
 ];
 

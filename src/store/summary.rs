@@ -30,6 +30,31 @@ pub struct StoreSummary {
 }
 
 impl Store {
+    /// Active masters none of whose records is still active at its source:
+    /// every department dropped the person (moved away, died and removed).
+    /// They keep their ID and history, and come back if a record returns.
+    pub async fn masters_without_current_records(&self) -> Result<u64> {
+        const OP: &str = "masters_without_current_records";
+        on_pool!(self, pool => {
+            // Only masters holding a gone record can have none left: they
+            // are found through the (small) index of gone records.
+            let row = sqlx::query(
+                "SELECT COUNT(*) AS n FROM (SELECT DISTINCT l.master_id AS id \
+                     FROM staged_records g JOIN links l \
+                     ON l.source = g.source AND l.source_key = g.source_key \
+                     WHERE g.status = 'gone') c \
+                 JOIN masters m ON m.id = c.id \
+                 WHERE m.status = 'active' AND NOT EXISTS \
+                 (SELECT 1 FROM links l2 JOIN staged_records s ON s.id = l2.record_id \
+                  WHERE l2.master_id = c.id AND s.status = 'active')",
+            )
+            .fetch_one(pool)
+            .await
+            .map_err(StoreError::query(OP))?;
+            Decode::new(&row, OP).count("n")
+        })
+    }
+
     /// Counts of everything the CLI summary shows.
     pub async fn summary(&self) -> Result<StoreSummary> {
         const OP: &str = "summary";
