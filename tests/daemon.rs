@@ -399,3 +399,79 @@ fn a_source_that_is_down_fails_alone_and_is_retried_on_schedule() {
         .unwrap();
     assert_eq!(daemon.wait_with_output().unwrap().status.code(), Some(0));
 }
+
+#[test]
+fn sighup_rereads_the_configuration_and_keeps_the_old_one_when_the_new_is_invalid() {
+    let ws = Workspace::with_shipped_config();
+    for name in ["civil_affairs", "health", "hr", "governance"] {
+        ws.remove(&format!("connectors/{name}.toml"));
+        ws.remove(&format!("mappings/{name}.toml"));
+    }
+    let daemon = support::daemon::Daemon::start(&ws, &[]);
+    let hup = || {
+        assert!(std::process::Command::new("kill")
+            .args(["-HUP", &daemon.pid().to_string()])
+            .status()
+            .unwrap()
+            .success());
+    };
+    let next_sync = || {
+        let (_, body) = get(daemon.port, "/status").unwrap();
+        let status: serde_json::Value = serde_json::from_str(&body).unwrap();
+        status["next_runs"]["sync"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let nightly = next_sync();
+    assert!(!nightly.is_empty());
+
+    // A typo: refused with where and why; the old configuration stays.
+    ws.edit(
+        "config/yici.toml",
+        "upper_threshold = 12.0",
+        "upper_treshold = 12.0",
+    );
+    hup();
+    let log = until("the refusal", || {
+        let log = daemon.log();
+        log.contains("keeping the old one").then_some(log)
+    });
+    assert!(
+        log.contains("config/yici.toml") && log.contains("upper_treshold"),
+        "{log}"
+    );
+    assert_eq!(next_sync(), nightly, "the old schedule holds");
+    assert!(get(daemon.port, "/healthz").is_some());
+
+    // Fixed, with a new schedule (and a new listen address, which needs a
+    // restart): taken at once.
+    ws.edit(
+        "config/yici.toml",
+        "upper_treshold = 12.0",
+        "upper_threshold = 12.0",
+    );
+    ws.edit(
+        "config/yici.toml",
+        "sync = \"30 1 * * *\"",
+        "sync = \"*/2 * * * * *\"",
+    );
+    ws.edit(
+        "config/yici.toml",
+        "listen = \"127.0.0.1:9464\"",
+        "listen = \"127.0.0.1:9465\"",
+    );
+    hup();
+    until("the new schedule", || {
+        (next_sync() != nightly).then_some(())
+    });
+    let log = daemon.log();
+    assert!(log.contains("configuration re-read"), "{log}");
+    assert!(log.contains("restart yici to listen there"), "{log}");
+    until("a sync on the new schedule", || {
+        let runs = ws.json(&["runs", "--job", "resolve"], 0);
+        (!runs.as_array().unwrap().is_empty()).then_some(())
+    });
+    let (code, log) = daemon.terminate();
+    assert_eq!(code, Some(0), "{log}");
+}

@@ -222,6 +222,14 @@ impl Daemon {
             }
         };
         tracing::info!("configuration re-read");
+        // What the running process holds open is not re-read.
+        let (old, new) = (&self.config.settings, &loaded.0.settings);
+        if old.http_listen != new.http_listen {
+            tracing::warn!(old = %old.http_listen, new = %new.http_listen, "[http] listen changed: restart yici to listen there");
+        }
+        if old.store_url != new.store_url {
+            tracing::warn!("[store] url changed: restart yici to use the new store");
+        }
         (self.config, self.standardizers) = loaded;
         self.schedule = schedule;
         *shared.config.write().await = Arc::new(self.config.clone());
