@@ -85,12 +85,7 @@ fn the_daemon_runs_its_schedule_serves_health_and_stops_on_sigterm() {
         stderr(&second)
     );
 
-    let pid = daemon.id().to_string();
-    assert!(std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap()
-        .success());
+    support::daemon::send_signal(daemon.id(), "TERM");
     let out = daemon.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(get(port, "/healthz").is_none(), "stopped serving");
@@ -101,10 +96,7 @@ fn the_daemon_runs_its_schedule_serves_health_and_stops_on_sigterm() {
     );
     let text = String::from_utf8(ws.yici(&["status"]).stdout).unwrap();
     assert!(text.starts_with("daemon: not running"), "{text}");
-    std::process::Command::new("kill")
-        .args(["-TERM", &hr_api.id().to_string()])
-        .status()
-        .unwrap();
+    support::daemon::send_signal(hr_api.id(), "TERM");
     assert_eq!(
         hr_api.wait().unwrap().code(),
         Some(0),
@@ -146,11 +138,7 @@ fn a_token_guards_all_but_health() {
             "{path}"
         );
     }
-    let pid = daemon.id().to_string();
-    std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap();
+    support::daemon::send_signal(daemon.id(), "TERM");
     let out = daemon.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(0));
     assert!(
@@ -261,10 +249,7 @@ fn killed_at_random_points(ws: &Workspace, url: &str, kills: usize) {
         body.contains("yici_last_run_succeeded{job=\"sync\"} 1")
             .then_some(())
     });
-    std::process::Command::new("kill")
-        .args(["-TERM", &daemon.id().to_string()])
-        .status()
-        .unwrap();
+    support::daemon::send_signal(daemon.id(), "TERM");
     let out = daemon.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     ws.json(&["sync"], 0);
@@ -393,10 +378,7 @@ fn a_source_that_is_down_fails_alone_and_is_retried_on_schedule() {
         body.contains("yici_last_run_succeeded{job=\"pull down\"} 1")
             .then_some(())
     });
-    std::process::Command::new("kill")
-        .args(["-TERM", &daemon.id().to_string()])
-        .status()
-        .unwrap();
+    support::daemon::send_signal(daemon.id(), "TERM");
     assert_eq!(daemon.wait_with_output().unwrap().status.code(), Some(0));
 }
 
@@ -409,11 +391,7 @@ fn sighup_rereads_the_configuration_and_keeps_the_old_one_when_the_new_is_invali
     }
     let daemon = support::daemon::Daemon::start(&ws, &[]);
     let hup = || {
-        assert!(std::process::Command::new("kill")
-            .args(["-HUP", &daemon.pid().to_string()])
-            .status()
-            .unwrap()
-            .success());
+        support::daemon::send_signal(daemon.pid(), "HUP");
     };
     let next_sync = || {
         let (_, body) = get(daemon.port, "/status").unwrap();

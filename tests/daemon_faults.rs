@@ -532,11 +532,7 @@ fn ctrl_c_stops_a_cli_pull_at_a_commit_point_and_the_next_sync_goes_on() {
             .map_or(0, |c| c.active);
         (staged >= 4).then_some(())
     });
-    assert!(std::process::Command::new("kill")
-        .args(["-INT", &pull.id().to_string()])
-        .status()
-        .unwrap()
-        .success());
+    support::daemon::send_signal(pull.id(), "INT");
     let out = pull.wait_with_output().unwrap();
     let said = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(130), "{said}");

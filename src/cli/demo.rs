@@ -174,8 +174,6 @@ async fn serve_sample_api(
 /// `yici demo --serve-hr`: the sample HR API on the enabled HR connector's
 /// address until SIGINT or SIGTERM.
 async fn serve_hr(config: &Config) -> Result<i32> {
-    use tokio::signal::unix::{signal, SignalKind};
-
     let Some(connector) = config
         .connectors
         .values()
@@ -200,12 +198,7 @@ async fn serve_hr(config: &Config) -> Result<i32> {
         unreachable!("an HTTP connector");
     };
     tracing::info!(url = %gateway.url(), records = gateway.records(), "serving the sample HR API until SIGINT or SIGTERM");
-    let mut term = signal(SignalKind::terminate()).context("handling SIGTERM")?;
-    let mut int = signal(SignalKind::interrupt()).context("handling SIGINT")?;
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = int.recv() => {}
-    }
+    super::interrupt::StopSignals::new()?.recv().await;
     gateway.stop().await.context("stopping the sample HR API")?;
     Ok(exit::OK)
 }

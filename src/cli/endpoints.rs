@@ -28,8 +28,8 @@ pub struct Shared {
     pub store: Store,
     /// The configuration in force (replaced on SIGHUP).
     pub config: RwLock<Arc<Config>>,
-    /// Job name → (last outcome, when).
-    pub last: RwLock<BTreeMap<String, (String, String)>>,
+    /// Daemon job name → whether its latest run succeeded.
+    pub succeeded: RwLock<BTreeMap<String, bool>>,
     /// What each source's pulls did since the daemon started.
     pub sources: RwLock<BTreeMap<String, SourceTotals>>,
 }
@@ -188,10 +188,10 @@ async fn metrics_text(shared: &Shared) -> String {
         }
     }
     text.push_str("# TYPE yici_last_run_succeeded gauge\n");
-    for (job, (outcome, _)) in shared.last.read().await.iter() {
+    for (job, succeeded) in shared.succeeded.read().await.iter() {
         text.push_str(&format!(
             "yici_last_run_succeeded{{job=\"{job}\"}} {}\n",
-            u8::from(outcome == "succeeded")
+            u8::from(*succeeded)
         ));
     }
     text

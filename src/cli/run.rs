@@ -18,11 +18,11 @@ use tokio::sync::RwLock;
 
 use super::context::{self, Standardizers};
 use super::endpoints::{self, Shared};
+use super::interrupt::StopSignals;
 use super::lock::JobLock;
 use super::{exit, pull, push, reconcile, Cli, Output};
 use crate::config::Config;
 use crate::daemon::{first_due, jobs, next_due, Job, JobKind};
-use crate::model::mask::mask_digits_in_text;
 use crate::stop::StopRequest;
 use crate::store::Store;
 use crate::sync::pull::{PullOptions, PullReport};
@@ -65,12 +65,10 @@ pub async fn run(cli: &Cli, args: &RunArgs, _out: &Output) -> Result<i32> {
     let (config, standardizers) = context::load_with_standardizers(cli)?;
     let store = context::open_store(&config).await?;
     let daemon_lock = JobLock::acquire_daemon(&store).await?;
-    // Runs this host's killed processes (an earlier daemon) left running.
-    store.mark_abandoned_runs(false).await?;
     let shared = Arc::new(Shared {
         store: store.clone(),
         config: RwLock::new(Arc::new(config.clone())),
-        last: RwLock::new(BTreeMap::new()),
+        succeeded: RwLock::new(BTreeMap::new()),
         sources: RwLock::new(BTreeMap::new()),
     });
     let listen = args.listen.unwrap_or(config.settings.http_listen);
@@ -139,31 +137,12 @@ struct Signals {
     hup: tokio::signal::unix::Signal,
 }
 
-/// SIGTERM and SIGINT, which both stop the daemon.
-struct StopSignals {
-    term: tokio::signal::unix::Signal,
-    int: tokio::signal::unix::Signal,
-}
-
 impl Signals {
     fn new() -> Result<Signals> {
         Ok(Signals {
-            stop: StopSignals {
-                term: signal(SignalKind::terminate()).context("handling SIGTERM")?,
-                int: signal(SignalKind::interrupt()).context("handling SIGINT")?,
-            },
+            stop: StopSignals::new()?,
             hup: signal(SignalKind::hangup()).context("handling SIGHUP")?,
         })
-    }
-}
-
-impl StopSignals {
-    /// The next SIGTERM or SIGINT.
-    async fn recv(&mut self) {
-        tokio::select! {
-            _ = self.term.recv() => {}
-            _ = self.int.recv() => {}
-        }
     }
 }
 
@@ -292,19 +271,14 @@ impl Daemon {
             tracing::warn!("could not mark abandoned runs: {e}");
         }
         shared.record_pulls(&pulls).await;
-        let line = match &outcome {
-            Some(Ok(())) => "succeeded".to_owned(),
-            Some(Err(e)) => {
-                tracing::error!(job = %name, "run failed: {e:#}");
-                format!("failed: {}", mask_digits_in_text(&format!("{e:#}")))
-            }
-            None => "abandoned at shutdown".to_owned(),
-        };
+        if let Some(Err(e)) = &outcome {
+            tracing::error!(job = %name, "run failed: {e:#}");
+        }
         shared
-            .last
+            .succeeded
             .write()
             .await
-            .insert(name.clone(), (line, crate::store::timestamp(finished)));
+            .insert(name.clone(), matches!(outcome, Some(Ok(()))));
         let (next, overran) = next_due(&job.schedule, started, finished);
         if overran {
             tracing::warn!(job = %name, "the run overran its next slot; that slot is skipped");

@@ -652,24 +652,13 @@ impl Store {
     pub async fn fill_totals(&self) -> Result<Vec<(String, u64)>> {
         const OP: &str = "fill_totals";
         let sql = self.dialect((
-            "SELECT j.key AS source, CAST(SUM(j.value) AS INTEGER) AS n \
+            "SELECT j.key AS k, CAST(SUM(j.value) AS INTEGER) AS n \
              FROM masters m, json_each(m.golden, '$.fills') j \
              WHERE m.status = 'active' GROUP BY j.key ORDER BY j.key",
-            "SELECT j.key AS source, SUM(j.value::bigint)::bigint AS n \
+            "SELECT j.key AS k, SUM(j.value::bigint)::bigint AS n \
              FROM masters m, jsonb_each_text(m.golden::jsonb -> 'fills') j \
              WHERE m.status = 'active' GROUP BY j.key ORDER BY j.key",
         ));
-        on_pool!(self, pool => {
-            sqlx::query(sql)
-                .fetch_all(pool)
-                .await
-                .map_err(StoreError::query(OP))?
-                .iter()
-                .map(|row| {
-                    let d = Decode::new(row, OP);
-                    Ok((d.text("source")?, d.count("n")?))
-                })
-                .collect()
-        })
+        self.counts_by_key(OP, sql).await
     }
 }

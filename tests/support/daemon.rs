@@ -33,6 +33,15 @@ pub fn get_with(port: u16, path: &str, token: Option<&str>) -> Option<(String, S
     Some((head.lines().next()?.to_owned(), body.to_owned()))
 }
 
+/// Sends `signal` (`TERM`, `INT`, `HUP`) to process `pid`, as `kill` does.
+pub fn send_signal(pid: u32, signal: &str) {
+    let sent = std::process::Command::new("kill")
+        .args([format!("-{signal}"), pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success(), "kill -{signal} {pid}");
+}
+
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -121,11 +130,7 @@ impl Daemon {
     /// Sends SIGTERM, waits for the exit; its exit code and whole log.
     pub fn terminate(mut self) -> (Option<i32>, String) {
         let mut child = self.child.take().unwrap();
-        assert!(std::process::Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
-            .status()
-            .unwrap()
-            .success());
+        send_signal(child.id(), "TERM");
         let status = child.wait().unwrap();
         (status.code(), self.log())
     }
